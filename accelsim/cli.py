@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from accelsim.errors import AccelsimError, UsageError
+from accelsim import __version__
+from accelsim.errors import AccelsimError, UsageError, clip
 
 EXIT_USAGE = 2
 
@@ -63,6 +64,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     header, ops = read_trace(args.trace)
     if args.timeline_ops < 1:
         raise UsageError(f"--timeline-ops must be at least 1, got {args.timeline_ops}")
+    if args.timeline and Path(args.timeline).is_dir():
+        raise UsageError(f"--timeline {args.timeline}: is a directory; give a file name, e.g. "
+                         f"{Path(args.timeline) / 'timeline.json'}")
     cache = CostCache(hw)
     with Progress(len(ops), "replay") as bar:
         report = replay(hw, ops, header, progress=bar.update, cache=cache)
@@ -172,21 +176,28 @@ def _check_training_options(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from accelsim.presets import names
     from accelsim.train.workload import METHODS
 
+    presets, workloads = ", ".join(names("configs")), ", ".join(names("workloads"))
     parser = _Parser(prog="accelsim", description="Energy, time and memory of training "
-                     "networks on edge accelerators.")
+                     "networks on edge accelerators.",
+                     epilog=f"machine presets: {presets}\nworkload presets: {workloads}\n"
+                     "Every command takes files too; see `accelsim COMMAND --help`.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("validate", help="check hardware configs")
-    p.add_argument("configs", nargs="+", metavar="CONFIG", help="YAML files or preset names")
+    p.add_argument("configs", nargs="+", metavar="CONFIG",
+                   help=f"YAML files or preset names ({presets})")
     p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a config key (repeatable)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("simulate", help="replay a trace through a hardware config")
     p.add_argument("--hw", default="edge-16x16", metavar="CONFIG",
-                   help="YAML file or preset name (default: edge-16x16)")
+                   help=f"YAML file or preset name (default: edge-16x16; presets: {presets})")
     p.add_argument("--trace", required=True, metavar="TRACE", help="trace .jsonl or .jsonl.gz")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the report")
     p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
@@ -199,18 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a workload with a method and write its trace")
     p.add_argument("--workload", required=True, metavar="FILE",
-                   help="workload YAML or preset name (e.g. lenet5-digits)")
-    p.add_argument("--method", required=True, choices=METHODS,
-                   help="training method")
+                   help=f"workload YAML or preset name ({workloads})")
+    p.add_argument("--method", required=True, type=method_name, metavar="METHOD",
+                   help=f"training method: {', '.join(METHODS)}")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for trace and metrics")
     _training_options(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("run", help="train methods, simulate each, compare (the main study)")
     p.add_argument("--workload", default="lenet5-digits", metavar="FILE",
-                   help="workload YAML or preset (default: lenet5-digits)")
+                   help=f"workload YAML or preset (default: lenet5-digits; presets: {workloads})")
     p.add_argument("--hw", default="edge-16x16", metavar="CONFIG",
-                   help="hardware YAML or preset (default: edge-16x16)")
+                   help=f"hardware YAML or preset (default: edge-16x16; presets: {presets})")
     p.add_argument("--methods", default="fp32,qat,rct", metavar="LIST",
                    help="comma-separated methods (default: fp32,qat,rct)")
     p.add_argument("--out", default="runs/latest", metavar="DIR",
@@ -251,6 +262,17 @@ def build_parser() -> argparse.ArgumentParser:
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def method_name(text: str) -> str:
+    """A method as the CLI spells it (``bnn-lowmem``); ``bnn_lowmem`` is accepted too."""
+    from accelsim.train.workload import METHODS, canonical_method
+
+    name = canonical_method(text)
+    if name not in METHODS:
+        raise argparse.ArgumentTypeError(f"unknown method {clip(text)!r}; valid: "
+                                         f"{', '.join(METHODS)}")
+    return name
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     for variable in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")
@@ -263,15 +285,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("accelsim: interrupted", file=sys.stderr)
         return 130
-    except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
-        # An output path that cannot be written (a file where a directory should be, ...).
-        print(f"accelsim: error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return EXIT_USAGE
+    except SystemExit as exc:  # --help and --version print and end here
+        return exc.code if isinstance(exc.code, int) else 0
     except BrokenPipeError:
         # The reader went away (e.g. `accelsim ... | head`): stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        # An output path that cannot be written (a file where a directory should be, a
+        # read-only or pseudo file system, a full disk, ...).
+        what = exc.filename if exc.filename is not None else "output"
+        print(f"accelsim: error: cannot write {clip(str(what))}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

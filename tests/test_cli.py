@@ -33,7 +33,7 @@ def test_simulate_writes_report(capsys, tmp_path):
                        "--out", str(tmp_path), "--set", "array.rows=32")
     assert code == 0 and "cycles" in out
     doc = json.loads((tmp_path / "report.json").read_text())
-    assert doc["hardware"] == "edge-16x16" and doc["total_cycles"] > 0
+    assert doc["hardware"] == "edge-16x16 [array.rows=32]" and doc["total_cycles"] > 0
     assert (tmp_path / "layers.csv").exists() and (tmp_path / "occupancy.csv").exists()
 
 

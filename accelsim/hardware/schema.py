@@ -12,7 +12,7 @@ from dataclasses import MISSING
 from typing import Any
 
 from accelsim.hardware.model import Hardware
-from accelsim.spec.fields import Key, keys, type_name
+from accelsim.spec.fields import Key, keys, number, type_name
 
 _JSON_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string"}
 
@@ -82,11 +82,11 @@ def _rows(section: type, path: str, lines: list[str]) -> None:
         if info.choices:
             allowed.append(", ".join(f"`{c}`" for c in info.choices))
         if info.minimum is not None:
-            allowed.append(f">= {info.minimum:g}")
+            allowed.append(f">= {number(info.minimum)}")
         if info.exclusive_minimum is not None:
-            allowed.append(f"> {info.exclusive_minimum:g}")
+            allowed.append(f"> {number(info.exclusive_minimum)}")
         if info.maximum is not None:
-            allowed.append(f"<= {info.maximum:g}")
+            allowed.append(f"<= {number(info.maximum)}")
         if info.power_of_two:
             allowed.append("power of two")
         lines.append(f"| `{sub}` | {type_name(key.kind)} | {info.unit} | {default} | "

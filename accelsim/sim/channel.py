@@ -11,8 +11,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from math import ceil
 
+from accelsim.errors import SimulationError
 from accelsim.hardware.model import Hardware
-from accelsim.sim.dram import DramTiming, price_stream, refresh_stall
+from accelsim.sim.dram import (
+    MAX_REQUEST_PIECES,
+    DramTiming,
+    price_stream,
+    refresh_stall,
+    request_pieces,
+)
 
 
 @dataclass
@@ -69,6 +76,11 @@ class Channel:
             stats.busy_cycles = cycles
             return cycles, stats
         t = self.timing
+        if request_pieces(t, chunk_bytes, stride_bytes, chunks) > MAX_REQUEST_PIECES:
+            raise SimulationError(f"a DRAM request of {chunks:,} chunks of {chunk_bytes:,} bytes "
+                                  f"every {stride_bytes:,} bytes touches more than "
+                                  f"{MAX_REQUEST_PIECES:,} row segments, the simulator's limit "
+                                  "per request")
         cost = price_stream(t, chunk_bytes=chunk_bytes, stride_bytes=stride_bytes,
                             chunks=chunks, write=write)
         ratio = t.tck_ns / self.cycle_ns

@@ -35,7 +35,7 @@ from the same Ramulator table (the reference file lists no write latency).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
@@ -130,6 +130,16 @@ def peak_bytes_per_tck(t: DramTiming) -> float:
     return t.burst_bytes / max(t.tccd, t.burst_tck)
 
 
+MAX_REQUEST_PIECES = 1 << 22  # row segments one request may be priced in (a few seconds' work)
+
+
+def request_pieces(t: DramTiming, chunk_bytes: int, stride_bytes: int, chunks: int) -> int:
+    """An upper bound on the row segments ``price_stream`` walks for this request."""
+    if stride_bytes - chunk_bytes < t.burst_bytes:
+        return ((chunks - 1) * stride_bytes + chunk_bytes) // t.row_bytes + 2
+    return chunks * (chunk_bytes // t.row_bytes + 2)
+
+
 def _pages(
     t: DramTiming, chunk_bytes: int, stride_bytes: int, chunks: int, base: int
 ) -> Iterator[tuple[int, int]]:
@@ -140,11 +150,12 @@ def _pages(
     no two chunks share a burst and each chunk is cut at page boundaries (chunks <= bursts then).
     """
     burst, row = t.burst_bytes, t.row_bytes
+    ranges: Iterable[tuple[int, int]]
     if stride_bytes - chunk_bytes < burst:
         ranges = [(base, base + (chunks - 1) * stride_bytes + chunk_bytes)]
     else:
-        ranges = [(base + i * stride_bytes, base + i * stride_bytes + chunk_bytes)
-                  for i in range(chunks)]  # fmt: skip
+        ranges = ((base + i * stride_bytes, base + i * stride_bytes + chunk_bytes)
+                  for i in range(chunks))  # fmt: skip
     page, count = -1, 0
     for lo, hi in ranges:
         while lo < hi:
@@ -230,7 +241,8 @@ def refresh_stall(t: DramTiming, start_tck: int, busy_tck: int) -> int:
 
     Refreshes occupy ``[k*tREFI, k*tREFI + tRFC)`` for k >= 1. A request that starts inside one
     waits for its end; each refresh whose start falls while work remains adds tRFC and pushes the
-    end later, so the pushed request may cross further boundaries.
+    end later. Closed form: after the first boundary every window does tREFI - tRFC of work, so
+    the count of refreshes crossed is a ceiling (time independent of the request's length).
     """
     if start_tck < 0:
         raise ValueError(f"start_tck must be non-negative, got {start_tck}")
@@ -239,10 +251,10 @@ def refresh_stall(t: DramTiming, start_tck: int, busy_tck: int) -> int:
     if busy_tck == 0:
         return 0
     k = start_tck // t.trefi  # the last refresh at or before the start
-    stall = max(0, k * t.trefi + t.trfc - start_tck) if k >= 1 else 0
-    end = start_tck + stall + busy_tck
-    while (k + 1) * t.trefi < end:
-        stall += t.trfc
-        end += t.trfc
-        k += 1
-    return stall
+    wait = max(0, k * t.trefi + t.trfc - start_tck) if k >= 1 else 0
+    before_next = (k + 1) * t.trefi - (start_tck + wait)  # work done before the next refresh
+    left = busy_tck - before_next
+    if left <= 0:
+        return wait
+    crossed = -(-left // (t.trefi - t.trfc))
+    return wait + crossed * t.trfc

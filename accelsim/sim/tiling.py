@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from math import ceil
 
-from accelsim.errors import AccelsimError
+from accelsim.errors import SimulationError
 from accelsim.hardware.model import Hardware
 from accelsim.sim.mapping import ROLES, ArrayAccesses, Beat, beat_for, block_accesses, block_cycles
 from accelsim.trace.records import Gemm
@@ -32,8 +32,12 @@ BUFFER_OF = {"a": "ifmap", "b": "filter", "c": "ofmap"}
 STORAGE = {"a": ("m", "k"), "b": ("k", "n"), "c": ("m", "n")}  # row-major in DRAM
 
 
-class TilingError(AccelsimError):
-    """No tiling fits the buffers (an impossible op for this machine)."""
+MAX_TILES = 1 << 20  # tiles one op may take: each is a few events of the SimPy model
+
+
+class TilingError(SimulationError):
+    """No tiling fits the buffers (an impossible op for this machine), or every tiling that
+    fits needs more than ``MAX_TILES`` tiles."""
 
 
 @dataclass(frozen=True)
@@ -234,12 +238,20 @@ def plan_gemm(hw: Hardware, op: Gemm) -> Plan:
     sr, sc = g.size[g.rows_dim], g.size[g.cols_dim]
     best = None
     request_bytes = _request_overhead_bytes(hw)
+    too_many = 0
     for tr in _candidates(sr, R):
         for tc in _candidates(sc, C):
+            if ceil(sr / tr) * ceil(sc / tc) > MAX_TILES:
+                too_many += 1
+                continue
             for rows_outer in (True, False):
                 score = _score(g, tr, tc, rows_outer, request_bytes)
                 if score is not None and (best is None or score < best[0]):
                     best = (score, tr, tc, rows_outer)
+    if best is None and too_many and g.fits(g.stationary, R, C):
+        raise TilingError(f"gemm m={op.m} n={op.n} k={op.k}: every tiling that fits this "
+                          f"machine's buffers needs more than {MAX_TILES:,} tiles, the "
+                          "simulator's limit per op; split the op or enlarge the buffers")
     if best is None:
         buf = BUFFER_OF[g.stationary]
         raise TilingError(f"gemm m={op.m} n={op.n} k={op.k}: one {R}x{C} block of operand "

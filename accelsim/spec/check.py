@@ -12,60 +12,66 @@ import difflib
 import math
 from typing import Any
 
-from accelsim.spec.fields import Key, keys
+from accelsim.errors import shown
+from accelsim.spec.fields import Key, keys, number
 
 
 def _check_value(key: Key, value: Any, path: str, problems: list[str]) -> Any:
     kind, info = key.kind, key.info
+    data_value = value
     if kind is bool:
         if not isinstance(value, bool):
-            problems.append(f"{path}: expected true or false, got {value!r}")
+            problems.append(f"{path}: expected true or false, got {shown(value)}")
         return value
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
-                problems.append(f"{path}: expected an integer, got {value!r}")
+                problems.append(f"{path}: expected an integer, got {shown(value)}")
                 return value
     elif kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            problems.append(f"{path}: expected a number, got {value!r}")
+            problems.append(f"{path}: expected a number, got {shown(value)}")
             return value
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
         if not math.isfinite(value):
-            problems.append(f"{path}: expected a finite number, got {value!r}")
+            problems.append(f"{path}: expected a finite number, got {shown(data_value)}")
             return value
     elif kind is dict:
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            problems.append(f"{path}: expected a mapping of names to values, got {value!r}")
+            problems.append(f"{path}: expected a mapping of names to values, got {shown(value)}")
         return value
     elif kind is str and not isinstance(value, str):
-        problems.append(f"{path}: expected a string, got {value!r}")
+        problems.append(f"{path}: expected a string, got {shown(value)}")
         return value
     if info.choices and value not in info.choices:
         choices = ", ".join(repr(c) for c in info.choices)
-        problems.append(f"{path}: {value!r} is not one of {choices}")
+        problems.append(f"{path}: {shown(value)} is not one of {choices}")
     if info.minimum is not None and value < info.minimum:
-        problems.append(f"{path}: {value!r} is below the minimum {info.minimum:g}")
+        problems.append(f"{path}: {shown(value)} is below the minimum {number(info.minimum)}")
     if info.exclusive_minimum is not None and value <= info.exclusive_minimum:
-        problems.append(f"{path}: {value!r} must be greater than {info.exclusive_minimum:g}")
+        problems.append(f"{path}: {shown(value)} must be greater than "
+                        f"{number(info.exclusive_minimum)}")
     if info.maximum is not None and value > info.maximum:
-        problems.append(f"{path}: {value!r} is above the maximum {info.maximum:g}")
+        problems.append(f"{path}: {shown(value)} is above the maximum {number(info.maximum)}")
     if info.power_of_two and isinstance(value, int) and (value < 1 or value & (value - 1)):
-        problems.append(f"{path}: {value!r} must be a power of two")
+        problems.append(f"{path}: {shown(value)} must be a power of two")
     return value
 
 
 def check_schema(section: type, data: Any, path: str, problems: list[str]) -> dict | None:
     """Check ``data`` against ``section``; return the values with defaults filled, or None."""
     if not isinstance(data, dict):
-        problems.append(f"{path or '<top>'}: expected a mapping of keys, got {data!r}")
+        problems.append(f"{path or '<top>'}: expected a mapping of keys, got {shown(data)}")
         return None
     fields = {k.name: k for k in keys(section)}
     for name in data:
         if name not in fields:
-            hint = difflib.get_close_matches(str(name), fields, n=1)
+            hint = difflib.get_close_matches(str(name)[:100], fields, n=1)
             maybe = f" (did you mean '{hint[0]}'?)" if hint else ""
             valid = ", ".join(fields)
             problems.append(f"{_join(path, name)}: unknown key{maybe}; valid keys: {valid}")
@@ -103,4 +109,5 @@ def build(section: type, values: dict) -> Any:
 
 
 def _join(path: str, name: Any) -> str:
-    return f"{path}.{name}" if path else str(name)
+    text = name if isinstance(name, str) and len(name) <= 80 else shown(name)
+    return f"{path}.{text}" if path else text

@@ -74,6 +74,13 @@ def keys(section: type) -> list[Key]:
     return out
 
 
+def number(value: float) -> str:
+    """A bound as people read it: 1,048,576 rather than 1.04858e+06; 0.001; 1e+09."""
+    if float(value).is_integer() and abs(value) < 1e7:
+        return f"{int(value):,}"
+    return f"{value:g}"
+
+
 def type_name(kind: Any) -> str:
     if isinstance(kind, tuple):
         return "section (optional)"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.atomic import write_atomic
-from accelsim.errors import UsageError
+from accelsim.errors import UsageError, clip
 from accelsim.study.compare import compare, comparison_csv
 
 DEFAULT_METHODS = ("fp32", "qat", "rct")
@@ -21,15 +21,15 @@ DEFAULT_METHODS = ("fp32", "qat", "rct")
 
 def parse_methods(text: str) -> list[str]:
     """``fp32,qat,rct`` -> a checked list of method names."""
-    from accelsim.train.workload import METHODS
+    from accelsim.train.workload import METHODS, canonical_method
 
-    names = [m.strip() for m in text.split(",") if m.strip()]
+    names = [canonical_method(m) for m in text.split(",") if m.strip()]
     unknown = [m for m in names if m not in METHODS]
     if not names or unknown:
-        raise UsageError(f"--methods {text!r}: unknown method(s) {', '.join(unknown) or '(none)'}"
+        raise UsageError(f"--methods {clip(text)!r}: unknown method(s) {clip(', '.join(unknown)) or '(none)'}"
                          f"; valid: {', '.join(METHODS)}")
     if len(set(names)) != len(names):
-        raise UsageError(f"--methods {text!r}: a method is named twice")
+        raise UsageError(f"--methods {clip(text)!r}: a method is named twice")
     return names
 
 

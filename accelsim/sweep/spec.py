@@ -116,7 +116,9 @@ def expand(spec: dict[str, Any]) -> list[Point]:
         except AccelsimError as exc:
             raise SweepError(f"{spec['source']}: point {overrides}: {exc}") from None
         # The simulator's version is part of the key: a newer accelsim recomputes old points.
-        config = json.dumps({"accelsim": __version__, **asdict(hw)}, sort_keys=True)
+        # The name is a label (it lists the overrides), not part of the machine.
+        machine = {k: v for k, v in asdict(hw).items() if k != "name"}
+        config = json.dumps({"accelsim": __version__, **machine}, sort_keys=True)
         for trace, digest in digests.items():
             key = hashlib.sha256(f"{config}|{digest}".encode()).hexdigest()[:20]
             if key not in seen:

@@ -12,15 +12,17 @@ import io
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-from accelsim.errors import TraceError
+from accelsim.atomic import output_mode
+from accelsim.errors import TraceError, clip, shown
 from accelsim.trace.records import (
     FORMAT,
-    VERSION,
+    READABLE_VERSIONS,
     Header,
     Op,
     op_from_json,
@@ -37,51 +39,96 @@ def _open_text(path: Path) -> IO[str]:
     return open(path, encoding="utf-8")
 
 
-def _parse_header(line: str, where: str) -> Header:
+MAX_LINE_BYTES = 1 << 20  # one record is about 200 bytes
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"field {shown(key)} appears twice")
+        out[key] = value
+    return out
+
+
+def parse_json_line(line: str, where: str, what: str = "") -> Any:
+    """One JSON value; every way it can be bad is a ``TraceError`` naming ``where``."""
+    subject = f"{what} is " if what else ""
     try:
-        rec = json.loads(line)
+        return json.loads(line, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
-        raise TraceError(f"{where}: header is not valid JSON ({exc.msg})") from None
+        raise TraceError(f"{where}: {subject}not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise TraceError(f"{where}: {subject}nested too deeply") from None
+    except ValueError as exc:  # a duplicate field, or an integer of thousands of digits
+        raise TraceError(f"{where}: {subject}not a valid record ({clip(str(exc), 120)})") \
+            from None
+
+
+def _parse_header(line: str, where: str) -> Header:
+    rec = parse_json_line(line, where, "header")
     if not isinstance(rec, dict) or rec.get("format") != FORMAT:
         raise TraceError(f"{where}: not an accelsim trace (the first line must be a header with "
                          f"\"format\": \"{FORMAT}\")")
     version = rec.get("version")
-    if isinstance(version, bool) or version != VERSION:
-        raise TraceError(f"{where}: trace version {rec.get('version')!r} is not supported "
-                         f"(this accelsim reads version {VERSION})")
+    if isinstance(version, str) and version.strip().isdigit():
+        raise TraceError(f"{where}: header field 'version' must be a number, got the string "
+                         f"{shown(version)} (write {version.strip()} without quotes)")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise TraceError(f"{where}: trace version {shown(version)} is not supported "
+                         f"(this accelsim reads version "
+                         f"{', '.join(map(str, READABLE_VERSIONS))})")
     seed = rec.get("seed")
     meta = rec.get("meta") or {}
     if not isinstance(meta, dict):
         raise TraceError(f"{where}: header field 'meta' must be an object")
-    return Header(workload=str(rec.get("workload", "")), method=str(rec.get("method", "")),
-                  seed=seed if isinstance(seed, int) else None, meta=meta)
+    return Header(workload=str(rec.get("workload", ""))[:200],
+                  method=str(rec.get("method", ""))[:200],
+                  seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+                  meta=meta)
+
+
+def _lines(stream: IO[str], path: Path) -> Iterator[str]:
+    """Lines of at most ``MAX_LINE_BYTES`` characters (a file with no newline is not read
+    whole into memory)."""
+    number = 0
+    while True:
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise TraceError(f"{path}:{number}: line longer than "
+                             f"{MAX_LINE_BYTES:,} characters; not an accelsim trace")
+        yield line
 
 
 def read_trace(path: str | Path) -> tuple[Header, list[Op]]:
     """The header and every op of a trace file; raises ``TraceError`` naming file and line."""
     path = Path(path)
     try:
+        if path.is_dir():
+            raise TraceError(f"{path}: is a directory, expected a trace file")
         stream = _open_text(path)
     except OSError as exc:
-        raise TraceError(f"{path}: cannot read trace: {exc.strerror}") from None
+        raise TraceError(f"{path}: cannot read trace: {exc.strerror or exc}") from None
     ops: list[Op] = []
     header: Header | None = None
     try:
         with stream:
-            for number, line in enumerate(stream, start=1):
+            for number, line in enumerate(_lines(stream, path), start=1):
                 where = f"{path}:{number}"
                 if header is None:
                     header = _parse_header(line, where)
                     continue
                 if not line.strip():
                     continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise TraceError(f"{where}: not valid JSON ({exc.msg})") from None
-                ops.append(op_from_json(rec, where))
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise TraceError(f"{path}: cannot read trace: {exc}") from None
+                ops.append(op_from_json(parse_json_line(line, where), where))
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x}); not an "
+                         "accelsim trace") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise TraceError(f"{path}: cannot read trace: {clip(str(exc), 120)}") from None
     if header is None:
         raise TraceError(f"{path}:1: empty file, expected a trace header")
     return header, ops
@@ -147,6 +194,7 @@ class TraceWriter:
     def close(self) -> None:
         self._flush()
         self._close_streams()
+        os.chmod(self._tmp, output_mode())  # mkstemp makes 0600; outputs get the usual mode
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:

@@ -12,16 +12,23 @@ import dataclasses
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from accelsim.errors import TraceError
+from accelsim.errors import TraceError, clip, shown
 
 FORMAT = "accelsim-trace"
-VERSION = 1
+WRITE_VERSION = 1  # the version this accelsim writes
+READABLE_VERSIONS = (1,)  # the versions it reads
 PHASES = ("fwd", "bwd_data", "bwd_weight", "update")
 TENSORS = ("weights", "master_weights", "weight_grads", "activations", "errors",
            "optimizer_state", "inputs")
 DIRECTIONS = ("read", "write")
 DTYPES = ("int", "fp")
 MAX_BITS = 32
+# Upper bounds on sizes and counts: far beyond any real network (ResNet-50 at batch 4096 has
+# GEMM dimensions near 2^26), and they keep the arithmetic of any accepted record bounded.
+MAX_DIM = 1 << 31  # a GEMM dimension
+MAX_ELEMENTS = 1 << 40  # elements of a tensor
+MAX_COUNT = 1 << 40  # repeats of one record, and iterations
+MAX_NAME = 200  # characters of a layer name
 
 # What A, B and C of a GEMM hold in each phase, unless the record says otherwise.
 OPERAND_TENSORS = {
@@ -40,7 +47,7 @@ class Header:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": VERSION, "workload": self.workload,
+        return {"format": FORMAT, "version": WRITE_VERSION, "workload": self.workload,
                 "method": self.method, "seed": self.seed, "meta": self.meta}
 
 
@@ -129,20 +136,20 @@ def without_count(op: Op) -> Op:
     return replace(op, count=1)
 
 
-def _int(rec: dict, name: str, where: str, minimum: int, maximum: int | None = None) -> int:
+def _int(rec: dict, name: str, where: str, minimum: int, maximum: int) -> int:
     value = rec[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TraceError(f"{where}: field '{name}' must be an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
-        raise TraceError(f"{where}: field '{name}' must be {bound}, got {value}")
+        raise TraceError(f"{where}: field '{name}' must be an integer, got {shown(value)}")
+    if not minimum <= value <= maximum:
+        raise TraceError(f"{where}: field '{name}' must be from {minimum} to {maximum:,}, got "
+                         f"{shown(value)}")
     return value
 
 
 def _choice(rec: dict, name: str, where: str, choices: tuple[str, ...]) -> str:
     value = rec[name]
-    if value not in choices:
-        raise TraceError(f"{where}: field '{name}' is {value!r}, expected one of "
+    if not isinstance(value, str) or value not in choices:
+        raise TraceError(f"{where}: field '{name}' is {shown(value)}, expected one of "
                          f"{', '.join(choices)}")
     return value
 
@@ -154,7 +161,7 @@ def op_from_json(rec: Any, where: str) -> Op:
     kind = rec.get("op")
     cls = OP_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise TraceError(f"{where}: unknown op {kind!r}, expected one of "
+        raise TraceError(f"{where}: unknown op {shown(kind)}, expected one of "
                          f"{', '.join(OP_TYPES)}")
     missing = [f for f in cls.REQUIRED if f not in rec]
     if missing:
@@ -162,12 +169,14 @@ def op_from_json(rec: Any, where: str) -> Op:
     known = {f.name for f in dataclasses.fields(cls)} | {"op"}
     unknown = sorted(set(rec) - known)
     if unknown:
-        raise TraceError(f"{where}: {kind} record has unknown field(s) {', '.join(unknown)}")
-    common: dict[str, Any] = {"iter": _int(rec, "iter", where, 0),
-              "count": _int(rec, "count", where, 1) if "count" in rec else 1}
+        raise TraceError(f"{where}: {kind} record has unknown field(s) "
+                         f"{clip(', '.join(unknown))}")
+    common: dict[str, Any] = {"iter": _int(rec, "iter", where, 0, MAX_COUNT),
+              "count": _int(rec, "count", where, 1, MAX_COUNT) if "count" in rec else 1}
     layer = rec["layer"]
-    if not isinstance(layer, str) or not layer:
-        raise TraceError(f"{where}: field 'layer' must be a non-empty string, got {layer!r}")
+    if not isinstance(layer, str) or not layer or len(layer) > MAX_NAME:
+        raise TraceError(f"{where}: field 'layer' must be a non-empty string of at most "
+                         f"{MAX_NAME} characters, got {shown(layer)}")
     if cls is Gemm:
         opt: dict[str, Any] = {}
         if rec.get("c_bits") is not None:
@@ -181,18 +190,18 @@ def op_from_json(rec: Any, where: str) -> Op:
         for operand, (d0, d1) in views.items():
             name = f"{operand}_elements"
             if rec.get(name) is not None:
-                size = _int(rec, d0, where, 1) * _int(rec, d1, where, 1)
+                size = _int(rec, d0, where, 1, MAX_DIM) * _int(rec, d1, where, 1, MAX_DIM)
                 opt[name] = _int(rec, name, where, 1, size)
         return Gemm(layer=layer, phase=_choice(rec, "phase", where, PHASES),
-                    m=_int(rec, "m", where, 1), n=_int(rec, "n", where, 1),
-                    k=_int(rec, "k", where, 1),
+                    m=_int(rec, "m", where, 1, MAX_DIM), n=_int(rec, "n", where, 1, MAX_DIM),
+                    k=_int(rec, "k", where, 1, MAX_DIM),
                     a_bits=_int(rec, "a_bits", where, 1, MAX_BITS),
                     b_bits=_int(rec, "b_bits", where, 1, MAX_BITS),
                     acc_bits=_int(rec, "acc_bits", where, 1, 64), **common, **opt)
     phase = _choice(rec, "phase", where, PHASES) if rec.get("phase") is not None else None
     return Transfer(layer=layer, tensor=_choice(rec, "tensor", where, TENSORS),
                     dir=_choice(rec, "dir", where, DIRECTIONS),
-                    elements=_int(rec, "elements", where, 1),
+                    elements=_int(rec, "elements", where, 1, MAX_ELEMENTS),
                     bits=_int(rec, "bits", where, 1, MAX_BITS), phase=phase, **common)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from accelsim.atomic import write_atomic
-from accelsim.errors import WorkloadError
+from accelsim.errors import WorkloadError, shown
 from accelsim.progress import Progress
 from accelsim.trace.io import TraceWriter
 from accelsim.trace.records import Header, Transfer
@@ -28,7 +28,7 @@ from accelsim.train.memory import training_memory
 from accelsim.train.methods import METHODS, Method
 from accelsim.train.models import build_model
 from accelsim.train.tracer import Tracer
-from accelsim.train.workload import Workload
+from accelsim.train.workload import Workload, canonical_method
 
 TRACE_NAME = "trace.jsonl.gz"
 # What layers keep for backward besides GEMM inputs (which the GEMMs' own traffic covers).
@@ -81,8 +81,9 @@ def train(workload: Workload, method_name: str, out_dir: str | Path, *,
           epochs: int | None = None, seed: int | None = None,
           show_progress: bool | None = None) -> dict[str, Any]:
     """Train, writing ``out_dir/trace.jsonl.gz`` and ``out_dir/metrics.json``; return metrics."""
+    method_name = canonical_method(method_name)
     if method_name not in METHODS:
-        raise WorkloadError(f"unknown method {method_name!r}; valid: {', '.join(METHODS)}")
+        raise WorkloadError(f"unknown method {shown(method_name)}; valid: {', '.join(METHODS)}")
     if epochs is not None:
         workload = replace(workload, epochs=epochs)
     if seed is not None:
@@ -92,6 +93,9 @@ def train(workload: Workload, method_name: str, out_dir: str | Path, *,
     data_seq, init_seq, shuffle_seq, round_seq = np.random.SeedSequence(workload.seed).spawn(4)
     data = load_dataset(workload.dataset.name, seed=int(data_seq.generate_state(1)[0]),
                         **workload.dataset.params)
+    if workload.batch_size > len(data.x_train):
+        raise WorkloadError(f"batch_size: {workload.batch_size} is larger than the training set "
+                            f"of {data.name} ({len(data.x_train)} samples)")
     method_cls = METHODS[method_name]
     model = build_model(workload.model.name, workload.model.params, data.x_train.shape[1:],
                         data.num_classes, np.random.default_rng(init_seq),

@@ -13,12 +13,24 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.errors import WorkloadError
+from accelsim.presets import shipped_dir
 from accelsim.spec.check import build, check_schema
 from accelsim.spec.fields import spec
 from accelsim.spec.yamlio import apply_overrides, read_yaml, resolve_preset
 
-WORKLOAD_DIR = Path(__file__).resolve().parents[2] / "workloads"
+WORKLOAD_DIR = shipped_dir("workloads")
 METHODS = ("fp32", "qat", "rct", "bnn", "bnn-lowmem")
+
+
+def canonical_method(name: str) -> str:
+    """A method's one documented spelling: ``bnn_lowmem`` (a YAML key's habit) is
+    ``bnn-lowmem`` (the CLI's)."""
+    return name.strip().replace("_", "-")
+
+
+def method_key(name: str) -> str:
+    """The key of a method's section in a workload (``methods.bnn_lowmem``)."""
+    return canonical_method(name).replace("-", "_")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,5 +197,28 @@ def resolve_workload_path(name: str | Path) -> Path:
 def load_workload(name: str | Path, overrides: list[str] | None = None) -> Workload:
     """Load, override and check a workload; raises ``WorkloadError`` naming every problem."""
     path = resolve_workload_path(name)
-    data = apply_overrides(read_yaml(path, WorkloadError), overrides or [])
-    return workload_from_dict(data, str(path))
+    text = [_method_spelling(o) for o in overrides or []]
+    data = apply_overrides(_method_keys(read_yaml(path, WorkloadError, "workload")), text)
+    return workload_from_dict(_method_keys(data), str(path))
+
+
+def _method_spelling(override: str) -> str:
+    """``methods.bnn-lowmem.x=1`` -> ``methods.bnn_lowmem.x=1``."""
+    key, sep, value = override.partition("=")
+    parts = key.split(".")
+    if len(parts) > 1 and parts[0].strip() == "methods":
+        parts[1] = method_key(parts[1])
+    return ".".join(parts) + sep + value
+
+
+def _method_keys(data: Any) -> Any:
+    """Accept either spelling of a method's section (``bnn-lowmem`` or ``bnn_lowmem``)."""
+    if isinstance(data, dict) and isinstance(data.get("methods"), dict):
+        methods: dict = {}
+        for key, value in data["methods"].items():
+            name = method_key(key) if isinstance(key, str) else key
+            if name in methods:
+                raise WorkloadError(f"methods.{key}: the same method is given twice")
+            methods[name] = value
+        data = {**data, "methods": methods}
+    return data

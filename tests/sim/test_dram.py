@@ -225,6 +225,36 @@ def test_refresh_stall_chain_of_pushes():
     assert refresh_stall(small, 0, 700) == 270
 
 
+def _refresh_stall_stepwise(t, start, busy):
+    """The definition, one refresh at a time: the closed form must equal it."""
+    if busy == 0:
+        return 0
+    k = start // t.trefi
+    stall = max(0, k * t.trefi + t.trfc - start) if k >= 1 else 0
+    end = start + stall + busy
+    while (k + 1) * t.trefi < end:
+        stall += t.trfc
+        end += t.trfc
+        k += 1
+    return stall
+
+
+def test_refresh_stall_closed_form_equals_stepping():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        trefi = rng.randint(2, 400)
+        t = dataclasses.replace(lpddr4_3200(), trefi=trefi, trfc=rng.randint(1, trefi - 1))
+        start, busy = rng.randint(0, 5000), rng.randint(0, 5000)
+        assert refresh_stall(t, start, busy) == _refresh_stall_stepwise(t, start, busy)
+
+
+def test_refresh_stall_is_instant_for_huge_requests():
+    t = dataclasses.replace(lpddr4_3200(), trefi=3, trfc=2)
+    assert refresh_stall(t, 0, 10**15) == 2 * (10**15 - 3)
+
+
 # --- errors --------------------------------------------------------------------------------------
 
 

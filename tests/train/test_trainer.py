@@ -77,7 +77,7 @@ def test_trace_replays_through_the_simulator(runs, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["train", "--workload", "mlp-digits", "--method", "sgd", "--out", "x"], "invalid choice: 'sgd'"),
+    (["train", "--workload", "mlp-digits", "--method", "sgd", "--out", "x"], "unknown method 'sgd'"),
     (["train", "--workload", "nope", "--method", "qat", "--out", "x"], "no such workload"),
     (["train", "--workload", "mlp-digits", "--method", "qat", "--out", "x", "--set", "epochs=0"],
      "epochs: 0 is below the minimum 1"),
