@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from accelsim import __version__
-from accelsim.errors import AccelsimError, UsageError, clip
+from accelsim.errors import AccelsimError, UsageError, clip, shown
 
 EXIT_USAGE = 2
 
@@ -135,15 +135,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from accelsim.atomic import write_atomic
     from accelsim.progress import Progress
     from accelsim.sweep.runner import pareto, pareto_plot, results_csv, run_sweep
-    from accelsim.sweep.spec import expand, load_spec
+    from accelsim.sweep.spec import iter_points, load_spec
 
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise UsageError(f"--workers must be from 1 to 1,024, got {shown(args.workers)}")
     spec = load_spec(args.spec)
-    points = expand(spec)
-    with Progress(len(points), f"sweep {spec['name']}") as bar:
-        run = run_sweep(points, args.out, scheduler=args.scheduler, workers=args.workers,
-                        progress=bar.update)
+    with Progress(spec["size"], f"sweep {spec['name']}", unit="point") as bar:
+        run = run_sweep(iter_points(spec), args.out, scheduler=args.scheduler,
+                        workers=args.workers, progress=bar.update)
     out = Path(args.out)
     write_atomic(out / "results.csv", results_csv(run.rows))
     if not args.no_plot:
@@ -169,10 +168,10 @@ def _training_options(p: argparse.ArgumentParser) -> None:
 
 
 def _check_training_options(args: argparse.Namespace) -> None:
-    if args.epochs is not None and args.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.seed is not None and args.seed < 0:
-        raise UsageError(f"--seed must be non-negative, got {args.seed}")
+    if args.epochs is not None and not 1 <= args.epochs <= 100_000:
+        raise UsageError(f"--epochs must be from 1 to 100,000, got {shown(args.epochs)}")
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise UsageError(f"--seed must be from 0 to 2**63 - 1, got {shown(args.seed)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -273,18 +272,39 @@ def method_name(text: str) -> str:
     return name
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``), raised like Ctrl-C so that every ``finally`` cleans up: temporary
+    files are removed and sweep workers stopped."""
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+    import threading
+
     for variable in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except AccelsimError as exc:
         print(f"accelsim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print("accelsim: terminated; finished work is kept", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        print("accelsim: interrupted", file=sys.stderr)
+        print("accelsim: interrupted; finished work is kept", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("accelsim: error: out of memory; reduce the workload, batch or trace size",
+              file=sys.stderr)
+        return EXIT_USAGE
     except SystemExit as exc:  # --help and --version print and end here
         return exc.code if isinstance(exc.code, int) else 0
     except BrokenPipeError:
@@ -299,6 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"accelsim: error: cannot write {clip(str(what))}: {exc.strerror or exc}",
               file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -1,41 +1,57 @@
-"""A small progress bar on standard error, shown only on a terminal (CI logs stay clean)."""
+"""Progress of long work (training, replay, sweeps) on a terminal; silent anywhere else.
+
+A thin front to tqdm, which already does what a hand-written bar does badly: rates and time
+left, the terminal's width, redraws that never flood a slow terminal, and staying off logs and
+pipes (``disable=None`` draws only on a TTY), so CI output stays clean. tqdm is imported only
+when a bar is drawn.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
+from typing import Any, TextIO
 
 
 class Progress:
-    """``with Progress(total, "replay") as bar: bar.update(n)``; silent when not a TTY."""
+    """``with Progress(total, "replay") as bar: bar.update(done); bar.note(loss=0.3)``.
 
-    def __init__(self, total: int, label: str, stream=None, enabled: bool | None = None):
-        self.total, self.label = max(total, 1), label
+    ``update`` takes the absolute count done so far. ``enabled`` None means "on a terminal".
+    """
+
+    def __init__(self, total: int, label: str, stream: TextIO | None = None,
+                 enabled: bool | None = None, unit: str = "it"):
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.start = time.perf_counter()
-        self._last = 0.0
+        self.enabled = _is_tty(self.stream) if enabled is None else enabled
+        self.done = 0
+        self._bar: Any = None
+        if self.enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=max(total, 1), desc=label, file=self.stream, unit=unit,
+                             dynamic_ncols=True, leave=True, mininterval=0.2,
+                             smoothing=0.1)
 
     def update(self, done: int) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._last < 0.1 and done < self.total:
-            return
-        self._last = now
-        frac = min(done / self.total, 1.0)
-        elapsed = now - self.start
-        rate = done / elapsed if elapsed > 0 else 0.0
-        left = (self.total - done) / rate if rate > 0 else 0.0
-        bar = "#" * int(30 * frac)
-        self.stream.write(f"\r{self.label} [{bar:<30}] {done}/{self.total} "
-                          f"{rate:,.0f}/s {left:4.0f}s left")
-        self.stream.flush()
+        if self._bar is not None and done > self.done:
+            self._bar.update(done - self.done)
+        self.done = max(self.done, done)
+
+    def note(self, **fields: Any) -> None:
+        """Show ``fields`` after the bar (e.g. epoch and loss)."""
+        if self._bar is not None:
+            self._bar.set_postfix({k: (f"{v:.4g}" if isinstance(v, float) else v)
+                                   for k, v in fields.items()}, refresh=False)
 
     def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

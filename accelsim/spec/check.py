@@ -8,6 +8,7 @@ configs and workloads both go through here; each adds its own checks of meaning.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 from typing import Any
@@ -83,8 +84,8 @@ def check_schema(section: type, data: Any, path: str, problems: list[str]) -> di
                 problems.append(f"{sub}: required key is missing ({key.info.doc})")
             elif key.section is not None and not isinstance(key.kind, tuple):
                 out[name] = check_schema(key.section, {}, sub, problems)
-            else:
-                out[name] = key.default
+            else:  # a fresh copy: Key defaults are shared (``fields.keys`` is cached)
+                out[name] = copy.copy(key.default)
             continue
         value = data[name]
         if key.section is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import MISSING, dataclass
+from functools import lru_cache
 from typing import Any
 
 
@@ -60,6 +61,11 @@ class Key:
 
 def keys(section: type) -> list[Key]:
     """The keys of a section dataclass in declaration order."""
+    return list(_keys(section))
+
+
+@lru_cache(maxsize=None)
+def _keys(section: type) -> tuple[Key, ...]:
     hints = typing.get_type_hints(section)
     out = []
     for f in dataclasses.fields(section):
@@ -71,7 +77,7 @@ def keys(section: type) -> list[Key]:
         if f.default_factory is not MISSING:  # type: ignore[misc]
             default = f.default_factory()  # type: ignore[misc]
         out.append(Key(f.name, kind, f.metadata["info"], default))
-    return out
+    return tuple(out)
 
 
 def number(value: float) -> str:

@@ -134,6 +134,27 @@ def read_text(path: Path, error: type[AccelsimError], what: str = "file",
 
 def read_yaml(path: Path, error: type[AccelsimError] = ConfigError, what: str = "YAML file"
               ) -> Any:
+    """The parsed file, a fresh copy each call (parses are cached by the file's identity and
+    modification time: a sweep resolves hundreds of machines from one base)."""
+    try:
+        st = path.stat()
+        identity = (str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
+    except (OSError, ValueError):
+        identity = None
+    if identity is not None and identity in _parsed:
+        return copy.deepcopy(_parsed[identity])
+    data = _read_yaml(path, error, what)
+    if identity is not None:
+        if len(_parsed) > 64:
+            _parsed.clear()
+        _parsed[identity] = copy.deepcopy(data)
+    return data
+
+
+_parsed: dict[tuple, Any] = {}
+
+
+def _read_yaml(path: Path, error: type[AccelsimError], what: str) -> Any:
     text = read_text(path, error, what)
     try:
         return parse_yaml(text)

@@ -1,8 +1,9 @@
 """Running a sweep: points in parallel, each result written atomically, reruns resume.
 
-Points run on local worker processes (``concurrent.futures``) or, given a scheduler address, on
-a Dask cluster (``dask.distributed``, the ``cluster`` extra). Each finished point becomes
-``DIR/points/<key>.json`` in one atomic write, so killing a sweep loses only the points in
+Points run on local worker processes (``sweep.pool``: a crashed point is recorded and the sweep
+goes on; Ctrl-C or ``kill`` stops every worker) or, given a scheduler address, on a Dask cluster
+(``dask.distributed``, the ``cluster`` extra). Each finished point becomes
+``DIR/points/<key>.json`` in one atomic write, so stopping a sweep loses only the points in
 flight, and rerunning the spec computes only the points without a file. ``results.csv`` is
 rebuilt from the point files at the end, in the spec's order.
 """
@@ -13,7 +14,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +52,11 @@ def _costs(hardware: Any):
     return CostCache(hardware)
 
 
+def evaluate_point(point: Point) -> dict[str, Any]:
+    """``evaluate`` for one point (what a local worker runs)."""
+    return evaluate(point.hardware, point.trace)
+
+
 def evaluate(hardware: Any, trace: str) -> dict[str, Any]:
     """Replay ``trace`` on ``hardware``: the figures of one sweep point, or its error."""
     from accelsim.errors import AccelsimError
@@ -81,16 +87,33 @@ class SweepRun:
     rows: list[dict[str, Any]]
 
 
-def _local(points: list[Point], workers: int | None) -> Iterator[tuple[Point, dict]]:
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+def _local(points: Iterator[Point], workers: int | None) -> Iterator[tuple[Point, dict]]:
+    import signal
 
-    with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-        futures = {pool.submit(evaluate, p.hardware, p.trace): p for p in points}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+    from accelsim.sweep.pool import WorkerPool
+
+    pool = WorkerPool(evaluate_point, workers or os.cpu_count() or 1)
+    try:
+        for point, ok, value in pool.run(points):
+            yield point, value if ok else {"error": f"point failed: {value}"}
+    except BaseException:
+        # Ctrl-C or kill: stop the workers within a second; a second Ctrl-C is immediate.
+        previous = signal.getsignal(signal.SIGINT)
+
+        def at_once(*_: object) -> None:
+            pool.kill()
+            os._exit(130)
+
+        signal.signal(signal.SIGINT, at_once)
+        try:
+            pool.close()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        raise
+    pool.close()
 
 
-def _dask(points: list[Point], scheduler: str) -> Iterator[tuple[Point, dict]]:
+def _dask(points: Iterator[Point], scheduler: str) -> Iterator[tuple[Point, dict]]:
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -105,31 +128,47 @@ def _dask(points: list[Point], scheduler: str) -> Iterator[tuple[Point, dict]]:
         futures = {client.submit(evaluate, p.hardware, p.trace, key=f"accelsim-{p.key}",
                                  pure=False): p for p in points}
         for future in as_completed(futures):
-            yield futures[future], future.result()
+            try:
+                row = future.result()
+            except Exception as exc:  # noqa: BLE001 (a worker lost, an exception in it)
+                row = {"error": f"point failed: {type(exc).__name__}: {str(exc)[:300]}"}
+            yield futures[future], row
 
 
-def run_sweep(points: list[Point], out: str | Path, *, scheduler: str | None = None,
+def run_sweep(points: Iterable[Point], out: str | Path, *, scheduler: str | None = None,
               workers: int | None = None,
               progress: Callable[[int], None] | None = None) -> SweepRun:
-    """Compute the points that have no result yet; return every point's row."""
+    """Compute the points that have no result yet; return every point's row.
+
+    ``points`` is consumed once, lazily; only the keys are kept to rebuild the rows in order.
+    """
     out = Path(out)
     done_dir = out / "points"
     done_dir.mkdir(parents=True, exist_ok=True)
-    todo = [p for p in points if not (done_dir / f"{p.key}.json").exists()]
-    finished = len(points) - len(todo)
-    if progress:
-        progress(finished)
-    if todo:
-        results = _dask(todo, scheduler) if scheduler else _local(todo, workers)
-        for point, row in results:
-            record = {"key": point.key, "overrides": point.overrides, "trace": point.trace,
-                      **row}
-            write_atomic(done_dir / f"{point.key}.json", json.dumps(record) + "\n")
-            finished += 1
-            if progress:
-                progress(finished)
-    rows = [json.loads((done_dir / f"{p.key}.json").read_text()) for p in points]
-    return SweepRun(len(points), len(todo), len(points) - len(todo), rows)
+    keys: list[str] = []
+    finished = computed = 0
+
+    def todo() -> Iterator[Point]:
+        nonlocal finished
+        for point in points:
+            keys.append(point.key)
+            if (done_dir / f"{point.key}.json").exists():
+                finished += 1
+                if progress:
+                    progress(finished)
+                continue
+            yield point
+
+    results = _dask(todo(), scheduler) if scheduler else _local(todo(), workers)
+    for point, row in results:
+        record = {"key": point.key, "overrides": point.overrides, "trace": point.trace, **row}
+        write_atomic(done_dir / f"{point.key}.json", json.dumps(record) + "\n")
+        finished += 1
+        computed += 1
+        if progress:
+            progress(finished)
+    rows = [json.loads((done_dir / f"{key}.json").read_text()) for key in keys]
+    return SweepRun(len(keys), computed, len(keys) - computed, rows)
 
 
 def results_csv(rows: list[dict[str, Any]]) -> str:

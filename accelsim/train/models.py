@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.errors import WorkloadError
+from accelsim.errors import WorkloadError, shown
 from accelsim.train.layers import (
     BatchNorm1d,
     BatchNorm2d,
@@ -29,6 +29,7 @@ from accelsim.train.layers import (
     Sequential,
     Sign,
 )
+from accelsim.train.layers.base import parameter_budget
 
 VARIANTS = (None, "bnn", "bnn-lowmem")
 
@@ -143,7 +144,7 @@ def build_model(name: str, params: dict[str, Any], input_shape: tuple[int, ...],
     some models have."""
     builder = MODELS.get(name)
     if builder is None:
-        raise WorkloadError(f"model.name: unknown model {name!r}; valid: "
+        raise WorkloadError(f"model.name: unknown model {shown(name)}; valid: "
                             f"{', '.join(sorted(MODELS))}")
     accepted = [p for p in inspect.signature(builder).parameters
                 if p not in ("input_shape", "classes", "rng", "variant")]
@@ -151,16 +152,17 @@ def build_model(name: str, params: dict[str, Any], input_shape: tuple[int, ...],
         if "variant" not in inspect.signature(builder).parameters:
             binary = sorted(n for n, b in MODELS.items()
                             if "variant" in inspect.signature(b).parameters)
-            raise WorkloadError(f"model {name!r} has no binary form for method {variant!r} "
+            raise WorkloadError(f"model {shown(name)} has no binary form for method {shown(variant)} "
                                 f"(models that do: {', '.join(binary)})")
         params = {**params, "variant": variant}
     for key in params:
         if key not in accepted and key != "variant":
-            raise WorkloadError(f"model.params.{key}: not a parameter of model {name!r} "
+            raise WorkloadError(f"model.params.{key}: not a parameter of model {shown(name)} "
                                 f"(valid: {', '.join(accepted)})")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
     try:
-        net = builder(tuple(input_shape), classes, rng, **params)
+        with parameter_budget():
+            net = builder(tuple(input_shape), classes, rng, **params)
     except (TypeError, ValueError) as exc:
         raise WorkloadError(f"model.params: {exc}") from None
     _first_gemm_layer(net).needs_input_grad = False
@@ -171,4 +173,4 @@ def _first_gemm_layer(net: Sequential):
     for layer in net.layers:
         if layer.parameters():
             return layer
-    raise WorkloadError(f"model {net.name!r} has no trainable layer")
+    raise WorkloadError(f"model {shown(net.name)} has no trainable layer")

@@ -142,6 +142,7 @@ def train(workload: Workload, method_name: str, out_dir: str | Path, *,
                         tracer.transfer(op)
                     iteration += 1
                     bar.update(iteration)
+                    bar.note(epoch=f"{epoch + 1}/{workload.epochs}", loss=losses[-1])
                 with tracer.paused():
                     train_loss, train_acc = evaluate(model, method, loss_fn, data.x_train,
                                                      data.y_train)

@@ -53,9 +53,9 @@ class ModelSpec:
 class Optimizer:
     """SGD with momentum, L2 weight decay and a learning-rate schedule, shared by every method."""
 
-    lr: float = spec(0.05, doc="Learning rate.", exclusive_minimum=0)
+    lr: float = spec(0.05, doc="Learning rate.", exclusive_minimum=0, maximum=100)
     momentum: float = spec(0.9, doc="Momentum (0 for plain SGD).", minimum=0, maximum=0.999)
-    weight_decay: float = spec(0.0, doc="L2 weight decay.", minimum=0)
+    weight_decay: float = spec(0.0, doc="L2 weight decay.", minimum=0, maximum=1)
     schedule: str = spec("constant", choices=("constant", "cosine"),
                          doc="Learning-rate schedule over all iterations: constant, or cosine "
                          "decay from lr to 0 (Loshchilov & Hutter 2017).")
@@ -93,12 +93,14 @@ class RctParams:
                           maximum=32)
     min_bits: int = spec(4, unit="bits", doc="Narrowest a layer may get.", minimum=2, maximum=32)
     max_bits: int = spec(16, unit="bits", doc="Widest a layer may get.", minimum=2, maximum=32)
-    t_min: float = spec(0.01, doc="Gavg below which a layer gains a bit.", exclusive_minimum=0)
-    t_max: float = spec(0.2, doc="Gavg above which a layer loses a bit.", exclusive_minimum=0)
+    t_min: float = spec(0.01, doc="Gavg below which a layer gains a bit.", exclusive_minimum=0,
+                        maximum=1e6)
+    t_max: float = spec(0.2, doc="Gavg above which a layer loses a bit.", exclusive_minimum=0,
+                        maximum=1e6)
     interval: int = spec(20, unit="iterations", doc="Iterations between width decisions.",
-                         minimum=1)
+                         minimum=1, maximum=1_000_000)
     tradeoff: float = spec(0.0, doc="APT's knob: thresholds are divided by (1 + tradeoff).",
-                           minimum=0)
+                           minimum=0, maximum=1000)
     grad_bits: int = spec(16, unit="bits", doc="Stored weight gradients.", minimum=2, maximum=32)
     state_bits: int = spec(16, unit="bits", doc="Stored optimizer state (momentum).", minimum=2,
                            maximum=32)
@@ -155,11 +157,12 @@ class Workload:
 
     name: str = spec(doc="A label for traces and reports.")
     seed: int = spec(0, doc="Seed of data split, initialisation, shuffling and rounding.",
-                     minimum=0)
+                     minimum=0, maximum=2**63 - 1)
     dataset: DatasetSpec = spec(doc="The data set.")
     model: ModelSpec = spec(doc="The network.")
-    batch_size: int = spec(32, unit="samples", doc="Mini-batch size.", minimum=1)
-    epochs: int = spec(10, doc="Passes over the training set.", minimum=1)
+    batch_size: int = spec(32, unit="samples", doc="Mini-batch size.", minimum=1,
+                           maximum=1 << 20)
+    epochs: int = spec(10, doc="Passes over the training set.", minimum=1, maximum=100_000)
     optimizer: Optimizer = spec(doc="SGD settings.", factory=Optimizer)
     methods: Methods = spec(doc="Per-method parameters.", factory=Methods)
 

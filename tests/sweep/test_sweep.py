@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from accelsim.sweep.runner import pareto, results_csv, run_sweep
-from accelsim.sweep.spec import SweepError, expand, load_spec
+from accelsim.sweep.spec import SweepError, expand, iter_points, load_spec
 from accelsim.trace import Header, write_trace
 from accelsim.trace.synthetic import lenet5_mnist, training_trace
 
@@ -61,6 +61,8 @@ def test_grid_and_points_expand_with_stable_keys(tmp_path, trace):
     ({"grid": {"array.rows": 8}}, r"grid.array.rows: expected a non-empty list"),
     ({"grid": {}, "points": []}, r"give a grid, points, or both"),
     ({"points": [3]}, r"points: expected a list of mappings"),
+    ({"grid": {f"energy.mac.k{i}": list(range(10)) for i in range(9)}},
+     r"the sweep has 1,000,000,000 points \(machines x traces\), more than the limit"),
 ])
 def test_bad_specs(tmp_path, trace, change, message):
     path = write_spec(tmp_path, trace, GRID)
@@ -71,6 +73,31 @@ def test_bad_specs(tmp_path, trace, change, message):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(SweepError, match=message):
         load_spec(path)
+
+
+def test_a_malformed_trace_is_the_specs_error(tmp_path, capsys):
+    """Not a sweep of failed points with exit status 0: one error naming the trace's line."""
+    from accelsim.cli import main
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"format": "accelsim-trace", "version": 1}\n{"op": "gemm", "m": 1}\n')
+    spec = write_spec(tmp_path, bad, GRID)
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert "traces:" in err and "bad.jsonl:2: gemm record is missing field(s)" in err
+    assert err.count("\n") == 1 and not (tmp_path / "o").exists()
+
+
+def test_a_grid_is_expanded_lazily(tmp_path, trace):
+    """Points are produced one by one: the first comes before the grid is walked."""
+    import itertools
+
+    grid = {"array.rows": list(range(8, 1008)), "array.cols": list(range(8, 1008))}
+    spec = load_spec(write_spec(tmp_path, trace, grid))
+    assert spec["size"] == 1_000_000
+    first = list(itertools.islice(iter_points(spec), 3))
+    # (yaml.safe_dump sorts the keys: array.cols is the outer loop)
+    assert [p.overrides for p in first] == [{"array.cols": 8, "array.rows": r} for r in (8, 9, 10)]
 
 
 def test_impossible_points_name_the_point(tmp_path, trace):
@@ -166,7 +193,7 @@ def test_override_errors_name_the_point(tmp_path, trace):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--workers", "0"], "--workers must be at least 1, got 0"),
+    (["--workers", "0"], "--workers must be from 1 to 1,024, got 0"),
     (["--workers", "x"], "invalid int value: 'x'"),
 ])
 def test_bad_sweep_flags(tmp_path, trace, capsys, argv, message):

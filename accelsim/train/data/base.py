@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.errors import WorkloadError
+from accelsim.errors import WorkloadError, shown
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +88,7 @@ def register(name: str) -> Callable[[Loader], Loader]:
 
     def add(loader: Loader) -> Loader:
         if name in LOADERS:
-            raise ValueError(f"dataset {name!r} registered twice")
+            raise ValueError(f"dataset {shown(name)} registered twice")
         LOADERS[name] = loader
         return loader
 
@@ -112,16 +112,16 @@ def load_dataset(name: str, *, seed: int, **params: Any) -> Dataset:
     valid = dataset_params(name)
     for key in params:
         if key not in valid:
-            raise WorkloadError(f"dataset {name}: unknown param {key!r}; valid: "
+            raise WorkloadError(f"dataset {name}: unknown param {shown(key)}; valid: "
                                 f"{', '.join(sorted(valid)) or '(none)'}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise WorkloadError(f"dataset {name}: seed must be an integer >= 0, got {seed!r}")
+        raise WorkloadError(f"dataset {name}: seed must be an integer >= 0, got {shown(seed)}")
     return loader(seed=int(seed), **params)
 
 
 def _loader(name: str) -> Loader:
     if name not in LOADERS:
-        raise WorkloadError(f"unknown dataset {name!r}; valid: {', '.join(dataset_names())}")
+        raise WorkloadError(f"unknown dataset {shown(name)}; valid: {', '.join(dataset_names())}")
     return LOADERS[name]
 
 
@@ -131,11 +131,11 @@ def _loader(name: str) -> Loader:
 def check_int(dataset: str, key: str, value: Any, *, minimum: int = 1,
               maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise WorkloadError(f"dataset {dataset}: {key} must be an integer, got {value!r}")
+        raise WorkloadError(f"dataset {dataset}: {key} must be an integer, got {shown(value)}")
     number = int(value)
     if number < minimum or (maximum is not None and number > maximum):
         bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise WorkloadError(f"dataset {dataset}: {key} must be {bound}, got {value!r}")
+        raise WorkloadError(f"dataset {dataset}: {key} must be {bound}, got {shown(value)}")
     return number
 
 
@@ -148,13 +148,13 @@ def check_fraction(dataset: str, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) \
             or not 0 < float(value) < 1:
         raise WorkloadError(f"dataset {dataset}: {key} must be a number in (0, 1), "
-                            f"got {value!r}")
+                            f"got {shown(value)}")
     return float(value)
 
 
 def check_flag(dataset: str, key: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise WorkloadError(f"dataset {dataset}: {key} must be true or false, got {value!r}")
+        raise WorkloadError(f"dataset {dataset}: {key} must be true or false, got {shown(value)}")
     return value
 
 
@@ -163,7 +163,7 @@ def check_dir(dataset: str, value: Any, holds: str) -> Path:
     if value is None:
         raise WorkloadError(f"dataset {dataset}: needs a path param, a directory holding {holds}")
     if not isinstance(value, (str, Path)):
-        raise WorkloadError(f"dataset {dataset}: path must be a string, got {value!r}")
+        raise WorkloadError(f"dataset {dataset}: path must be a string, got {shown(value)}")
     path = Path(value).expanduser()
     if not path.is_dir():
         raise WorkloadError(f"dataset {dataset}: path {str(path)!r} is not a directory")
@@ -215,7 +215,7 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, *,
     ``drop_last``. Batches are fresh arrays, safe to modify."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
             or batch_size < 1:
-        raise WorkloadError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        raise WorkloadError(f"batch_size must be an integer >= 1, got {shown(batch_size)}")
     if len(x) != len(y):
         raise WorkloadError(f"batches: {len(x)} inputs but {len(y)} labels")
     if shuffle and rng is None:

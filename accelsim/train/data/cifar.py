@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.errors import WorkloadError
+from accelsim.errors import WorkloadError, shown
 from accelsim.train.data.base import Dataset, check_dir, check_limit, register, take
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -103,7 +103,7 @@ def _entry(batch: dict, key: str, path: Path) -> Any:
         if candidate in batch:
             return batch[candidate]
     keys = ", ".join(sorted(k.decode() if isinstance(k, bytes) else str(k) for k in batch))
-    raise WorkloadError(f"dataset cifar10: {path} has no {key!r} entry (keys: {keys})")
+    raise WorkloadError(f"dataset cifar10: {path} has no {shown(key)} entry (keys: {keys})")
 
 
 class _SafeUnpickler(pickle.Unpickler):

@@ -22,13 +22,16 @@ the actual shape: a model that does not fit its data is a workload problem.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from accelsim.errors import WorkloadError
+from accelsim.errors import WorkloadError, shown
 
 
 @dataclass(eq=False)
@@ -52,7 +55,7 @@ class Layer:
 
     def __init__(self, name: str):
         if not isinstance(name, str) or not name:
-            raise WorkloadError(f"a layer needs a non-empty name, got {name!r}")
+            raise WorkloadError(f"a layer needs a non-empty name, got {shown(name)}")
         self.name = name
         self.training = True
         self.needs_input_grad = True
@@ -80,11 +83,11 @@ class Layer:
     def saved(self) -> Any:
         """What the last forward kept for backward; raises if there was no forward."""
         if self._saved is None:
-            raise RuntimeError(f"layer {self.name!r}: backward called before forward")
+            raise RuntimeError(f"layer {shown(self.name)}: backward called before forward")
         return self._saved
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r})"
+        return f"{type(self).__name__}({shown(self.name)})"
 
 
 class Sequential(Layer):
@@ -96,7 +99,7 @@ class Sequential(Layer):
         seen: set[str] = set()
         for layer in self.layers:
             if layer.name in seen:
-                raise WorkloadError(f"model {name!r}: two layers are named {layer.name!r}; "
+                raise WorkloadError(f"model {shown(name)}: two layers are named {shown(layer.name)}; "
                                     "every GEMM in a trace is keyed by its layer's name")
             seen.add(layer.name)
 
@@ -133,7 +136,7 @@ def check_input(layer: Layer, x: np.ndarray, expected: Iterable[int | str]) -> N
         isinstance(want, str) or got == want for got, want in zip(x.shape, expected, strict=True))
     if not ok:
         shown = ", ".join(str(d) for d in expected)
-        raise WorkloadError(f"layer {layer.name!r} ({type(layer).__name__}): expected input of "
+        raise WorkloadError(f"layer {shown(layer.name)} ({type(layer).__name__}): expected input of "
                             f"shape [{shown}], got {list(x.shape)}")
 
 
@@ -141,10 +144,38 @@ def check_positive(owner: str, **sizes: int) -> None:
     """Raise WorkloadError for any size that is not a positive int."""
     for key, value in sizes.items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise WorkloadError(f"{owner}: {key} must be a positive integer, got {value!r}")
+            raise WorkloadError(f"{owner}: {key} must be a positive integer, got {shown(value)}")
+
+
+MAX_PARAMETERS = 1 << 27  # per model: 134 M values (ResNet-18 has 11.7 M)
+_budget: ContextVar[list[int] | None] = ContextVar("accelsim_parameter_budget", default=None)
+
+
+@contextmanager
+def parameter_budget(limit: int = MAX_PARAMETERS) -> Iterator[None]:
+    """Layers built inside the block may allocate at most ``limit`` parameters in all, so a
+    workload asking for a billion-unit layer fails with a clear error, not by memory."""
+    token = _budget.set([limit])
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def claim(owner: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Count a parameter tensor of ``shape`` against the budget (if one is set)."""
+    left = _budget.get()
+    size = math.prod(shape)
+    if left is not None:
+        if size > left[0]:
+            raise WorkloadError(f"{owner}: a parameter of shape {list(shape)} takes the model "
+                                f"past {MAX_PARAMETERS:,} parameters, the limit of the numpy "
+                                "front-end")
+        left[0] -= size
+    return shape
 
 
 def uniform(rng: np.random.Generator, bound: float, shape: tuple[int, ...],
-            dtype: Any) -> np.ndarray:
+            dtype: Any, owner: str = "model") -> np.ndarray:
     """U(-bound, bound) in ``dtype``: PyTorch's default init with bound = 1/sqrt(fan_in)."""
-    return rng.uniform(-bound, bound, size=shape).astype(dtype)
+    return rng.uniform(-bound, bound, size=claim(owner, shape)).astype(dtype)

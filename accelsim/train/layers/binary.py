@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.errors import WorkloadError
+from accelsim.errors import WorkloadError, shown
 from accelsim.train.layers.base import Layer, Parameter, check_input
 from accelsim.train.layers.norm import NormBase
 
@@ -34,7 +34,7 @@ L1_BACKWARDS = ("exact", "sign")
 def _check_choice(owner: str, key: str, value: Any, valid: tuple[str, ...]) -> None:
     if value not in valid:
         shown = ", ".join(repr(v) for v in valid)
-        raise WorkloadError(f"{owner}: {key} must be one of {shown}, got {value!r}")
+        raise WorkloadError(f"{owner}: {key} must be one of {shown}, got {shown(value)}")
 
 
 # ---- sign with a straight-through estimator ---------------------------------------------------
@@ -50,7 +50,7 @@ class Sign(Layer):
 
     def __init__(self, name: str = "sign", *, store: str = "real"):
         super().__init__(name)
-        _check_choice(f"layer {name!r} (Sign)", "store", store, SIGN_STORES)
+        _check_choice(f"layer {shown(name)} (Sign)", "store", store, SIGN_STORES)
         self.store = store
 
     @property
@@ -61,7 +61,7 @@ class Sign(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not np.issubdtype(x.dtype, np.floating):
-            raise WorkloadError(f"layer {self.name!r} (Sign): expected floating-point input, "
+            raise WorkloadError(f"layer {shown(self.name)} (Sign): expected floating-point input, "
                                 f"got dtype {x.dtype}")
         self._saved = x if self.store == "real" else np.abs(x) <= 1
         return np.where(x >= 0, 1, -1).astype(x.dtype)
@@ -146,7 +146,7 @@ class L1BatchNorm(NormBase):
         if self.training:
             count = x.size // self.num_features
             if count < 2:
-                raise WorkloadError(f"layer {self.name!r} ({type(self).__name__}): training "
+                raise WorkloadError(f"layer {shown(self.name)} ({type(self).__name__}): training "
                                     f"needs more than one value per feature, got input "
                                     f"{list(x.shape)}")
             mean = x.mean(axis=self._axes)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.errors import WorkloadError
+from accelsim.errors import WorkloadError, shown
 from accelsim.train.gemm import gemm
 from accelsim.train.layers.base import Layer, Parameter, check_input, check_positive, uniform
 
@@ -86,17 +86,18 @@ class Conv2d(Layer):
                  bias: bool = True, name: str = "conv", dtype: Any = np.float32):
         super().__init__(name)
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-        owner = f"layer {name!r} (Conv2d)"
+        owner = f"layer {shown(name)} (Conv2d)"
         check_positive(owner, in_channels=in_channels, out_channels=out_channels,
                        kernel_height=kh, kernel_width=kw, stride=stride)
         if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
             raise WorkloadError(f"{owner}: padding must be a non-negative integer, "
-                                f"got {padding!r}")
+                                f"got {shown(padding)}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel, self.stride, self.padding = (kh, kw), stride, padding
         bound = 1.0 / math.sqrt(in_channels * kh * kw)
         self.weight = Parameter(f"{name}.weight",
-                                uniform(rng, bound, (out_channels, in_channels, kh, kw), dtype))
+                                uniform(rng, bound, (out_channels, in_channels, kh, kw), dtype,
+                                        f"layer {name!r}"))
         self.bias = (Parameter(f"{name}.bias", uniform(rng, bound, (out_channels,), dtype))
                      if bias else None)
 
@@ -113,7 +114,7 @@ class Conv2d(Layer):
         check_input(self, x, ("N", self.in_channels, "H", "W"))
         n, o, oh, ow = self.output_shape(x.shape)
         if oh < 1 or ow < 1:
-            raise WorkloadError(f"layer {self.name!r} (Conv2d): kernel {list(self.kernel)} "
+            raise WorkloadError(f"layer {shown(self.name)} (Conv2d): kernel {list(self.kernel)} "
                                 f"with padding {self.padding} does not fit input "
                                 f"{list(x.shape[2:])}")
         cols = im2col(x, *self.kernel, self.stride, self.padding)  # [K, P]

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.errors import WorkloadError
+from accelsim.errors import WorkloadError, shown
 from accelsim.train.gemm import gemm
-from accelsim.train.layers.base import Layer, Parameter, check_positive, uniform
+from accelsim.train.layers.base import Layer, Parameter, check_positive, claim, uniform
 
 
 class Linear(Layer):
@@ -33,12 +33,13 @@ class Linear(Layer):
     def __init__(self, in_features: int, out_features: int, *, rng: np.random.Generator,
                  bias: bool = True, name: str = "linear", dtype: Any = np.float32):
         super().__init__(name)
-        check_positive(f"layer {name!r} (Linear)", in_features=in_features,
+        check_positive(f"layer {shown(name)} (Linear)", in_features=in_features,
                        out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features)
         self.weight = Parameter(f"{name}.weight",
-                                uniform(rng, bound, (out_features, in_features), dtype))
+                                uniform(rng, bound, (out_features, in_features), dtype,
+                                        f"layer {name!r}"))
         self.bias = (Parameter(f"{name}.bias", uniform(rng, bound, (out_features,), dtype))
                      if bias else None)
 
@@ -47,7 +48,7 @@ class Linear(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if x.ndim < 2 or x.shape[-1] != self.in_features:
-            raise WorkloadError(f"layer {self.name!r} (Linear): expected input of shape "
+            raise WorkloadError(f"layer {shown(self.name)} (Linear): expected input of shape "
                                 f"[..., {self.in_features}], got {list(x.shape)}")
         rows = x.reshape(-1, self.in_features)
         y = gemm(rows, self.weight.value.T, layer=self.name, phase="fwd")
@@ -75,11 +76,12 @@ class Embedding(Layer):
     def __init__(self, num_embeddings: int, dim: int, *, rng: np.random.Generator,
                  name: str = "embedding", dtype: Any = np.float32):
         super().__init__(name)
-        check_positive(f"layer {name!r} (Embedding)", num_embeddings=num_embeddings, dim=dim)
+        check_positive(f"layer {shown(name)} (Embedding)", num_embeddings=num_embeddings, dim=dim)
         self.num_embeddings, self.dim = num_embeddings, dim
         # PyTorch's default: N(0, 1).
         self.weight = Parameter(f"{name}.weight",
-                                rng.standard_normal((num_embeddings, dim)).astype(dtype))
+                                rng.standard_normal(claim(f"layer {name!r}", (num_embeddings, dim)))
+                                .astype(dtype))
         self.needs_input_grad = False
 
     def parameters(self) -> list[Parameter]:
@@ -87,10 +89,10 @@ class Embedding(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not np.issubdtype(x.dtype, np.integer):
-            raise WorkloadError(f"layer {self.name!r} (Embedding): expected integer indices, "
+            raise WorkloadError(f"layer {shown(self.name)} (Embedding): expected integer indices, "
                                 f"got dtype {x.dtype}")
         if x.size and (x.min() < 0 or x.max() >= self.num_embeddings):
-            raise WorkloadError(f"layer {self.name!r} (Embedding): indices must be in "
+            raise WorkloadError(f"layer {shown(self.name)} (Embedding): indices must be in "
                                 f"[0, {self.num_embeddings}), got values in "
                                 f"[{x.min()}, {x.max()}]")
         self._saved = x

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.errors import WorkloadError
+from accelsim.errors import WorkloadError, shown
 from accelsim.train.layers.base import Layer, Parameter, check_input, check_positive
 
 
@@ -28,9 +28,9 @@ def check_norm_options(owner: str, num_features: int, momentum: float, eps: floa
     """The options every batch norm shares (standard and l1)."""
     check_positive(owner, num_features=num_features)
     if not 0.0 <= momentum <= 1.0:
-        raise WorkloadError(f"{owner}: momentum must be in [0, 1], got {momentum!r}")
+        raise WorkloadError(f"{owner}: momentum must be in [0, 1], got {shown(momentum)}")
     if not eps > 0.0:
-        raise WorkloadError(f"{owner}: eps must be positive, got {eps!r}")
+        raise WorkloadError(f"{owner}: eps must be positive, got {shown(eps)}")
 
 
 class NormBase(Layer):
@@ -42,7 +42,7 @@ class NormBase(Layer):
     def __init__(self, num_features: int, *, name: str, momentum: float, eps: float,
                  dtype: Any):
         super().__init__(name)
-        self.owner = f"layer {name!r} ({type(self).__name__})"
+        self.owner = f"layer {shown(name)} ({type(self).__name__})"
         check_norm_options(self.owner, num_features, momentum, eps)
         self.num_features, self.momentum, self.eps = num_features, momentum, eps
         self.weight = Parameter(f"{name}.weight", np.ones(num_features, dtype=dtype))
@@ -68,7 +68,7 @@ class BatchNorm(NormBase):
         if self.training:
             count = x.size // self.num_features
             if count < 2:
-                raise WorkloadError(f"layer {self.name!r} ({type(self).__name__}): training "
+                raise WorkloadError(f"layer {shown(self.name)} ({type(self).__name__}): training "
                                     f"needs more than one value per feature, got input "
                                     f"{list(x.shape)}")
             mean = x.mean(axis=self._axes)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from accelsim.errors import WorkloadError
+from accelsim.errors import WorkloadError, shown
 from accelsim.train.layers.base import Layer, check_input, check_positive
 from accelsim.train.layers.conv import output_size
 
@@ -26,7 +26,7 @@ class _Pool2d(Layer):
     def __init__(self, kernel_size: int, stride: int | None = None, *, name: str):
         super().__init__(name)
         stride = kernel_size if stride is None else stride
-        check_positive(f"layer {name!r} ({type(self).__name__})", kernel_size=kernel_size,
+        check_positive(f"layer {shown(name)} ({type(self).__name__})", kernel_size=kernel_size,
                        stride=stride)
         self.kernel, self.stride = kernel_size, stride
 
@@ -35,7 +35,7 @@ class _Pool2d(Layer):
         k, s = self.kernel, self.stride
         oh, ow = output_size(x.shape[2], k, s, 0), output_size(x.shape[3], k, s, 0)
         if oh < 1 or ow < 1:
-            raise WorkloadError(f"layer {self.name!r} ({type(self).__name__}): window {k} "
+            raise WorkloadError(f"layer {shown(self.name)} ({type(self).__name__}): window {k} "
                                 f"does not fit input {list(x.shape[2:])}")
         y = self._pool(self._blocks(x, oh, ow))
         self._saved = (x, y)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from accelsim.errors import WorkloadError
+from accelsim.errors import WorkloadError, shown
 from accelsim.train.layers.base import Layer
 
 
@@ -36,7 +36,7 @@ class Flatten(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if x.ndim < 2:
-            raise WorkloadError(f"layer {self.name!r} (Flatten): expected input with a batch "
+            raise WorkloadError(f"layer {shown(self.name)} (Flatten): expected input with a batch "
                                 f"axis and at least one more, got shape {list(x.shape)}")
         self._saved = x.shape
         return x.reshape(x.shape[0], -1)
