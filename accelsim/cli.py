@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from accelsim import __version__
+from accelsim.atomic import check_writable
 from accelsim.errors import AccelsimError, UsageError, clip, shown
 
 EXIT_USAGE = 2
@@ -64,9 +65,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     header, ops = read_trace(args.trace)
     if args.timeline_ops < 1:
         raise UsageError(f"--timeline-ops must be at least 1, got {args.timeline_ops}")
-    if args.timeline and Path(args.timeline).is_dir():
-        raise UsageError(f"--timeline {args.timeline}: is a directory; give a file name, e.g. "
-                         f"{Path(args.timeline) / 'timeline.json'}")
+    check_writable(args.out, "--out")
+    if args.timeline:
+        check_writable(args.timeline, "--timeline", directory=False)
     cache = CostCache(hw)
     with Progress(len(ops), "replay") as bar:
         report = replay(hw, ops, header, progress=bar.update, cache=cache)
@@ -92,6 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from accelsim.train.workload import load_workload
 
     _check_training_options(args)
+    check_writable(args.out, "--out")
     workload = load_workload(args.workload, args.set)
     metrics = train(workload, args.method, args.out, epochs=args.epochs, seed=args.seed)
     final = metrics["final"]
@@ -110,6 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     methods = parse_methods(args.methods)
     _check_training_options(args)
+    check_writable(args.out, "--out")
     doc = run_study(args.workload, args.hw, methods, args.out, epochs=args.epochs,
                     seed=args.seed, workload_overrides=args.set,
                     hardware_overrides=args.hw_set, figures=not args.no_figures)
@@ -124,6 +127,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from accelsim.study.run import compare_runs
 
     out = args.out or Path(args.dirs[0]).resolve().parent
+    check_writable(out, "--out")
     doc = compare_runs(args.dirs, out, figures=not args.no_figures)
     print(table(doc))
     print(f"wrote {Path(out) / 'comparison.json'}, comparison.csv"
@@ -139,6 +143,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     if args.workers is not None and not 1 <= args.workers <= 1024:
         raise UsageError(f"--workers must be from 1 to 1,024, got {shown(args.workers)}")
+    check_writable(args.out, "--out")
     spec = load_spec(args.spec)
     with Progress(spec["size"], f"sweep {spec['name']}", unit="point") as bar:
         run = run_sweep(iter_points(spec), args.out, scheduler=args.scheduler,

@@ -132,4 +132,5 @@ def test_empty_trace_and_unwritable_outputs(capsys, tmp_path):
                   "--epochs", "1", "--set", "dataset.params.synthetic=true"]):
         assert main(argv) == 2
         err = capsys.readouterr().err
-        assert err.startswith("accelsim: error: cannot write") and err.count("\n") == 1
+        assert err.startswith("accelsim: error: --out ") and err.count("\n") == 1
+        assert "is a file, expected a directory" in err

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import MISSING, dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
@@ -64,7 +64,7 @@ def keys(section: type) -> list[Key]:
     return list(_keys(section))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _keys(section: type) -> tuple[Key, ...]:
     hints = typing.get_type_hints(section)
     out = []

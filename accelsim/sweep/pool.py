@@ -58,7 +58,7 @@ def _worker(fn: Callable[[Any], Any], conn: Connection, parent: int) -> None:
             return
         try:
             result: tuple[bool, Any] = (True, fn(item))
-        except Exception as exc:  # noqa: BLE001 (reported as the item's failure)
+        except Exception as exc:  # reported as the item's failure
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
             result = (False, detail[:500])
         try:
@@ -124,9 +124,10 @@ class WorkerPool:
             by_conn = {slot.conn: slot for slot in self.slots if slot.busy}
             by_sentinel = {slot.process.sentinel: slot for slot in self.slots if slot.busy}
             for ready in wait([*by_conn, *by_sentinel]):
-                slot = by_conn.get(ready) or by_sentinel.get(ready)  # type: ignore[arg-type]
-                if slot is None or not slot.busy:
+                found = by_conn.get(ready) or by_sentinel.get(ready)  # type: ignore[call-overload]
+                if found is None or not found.busy:
                     continue
+                slot = found
                 try:
                     ok, value = slot.conn.recv() if ready in by_conn else _dead(slot)
                 except (EOFError, OSError):

@@ -130,7 +130,7 @@ def _dask(points: Iterator[Point], scheduler: str) -> Iterator[tuple[Point, dict
         for future in as_completed(futures):
             try:
                 row = future.result()
-            except Exception as exc:  # noqa: BLE001 (a worker lost, an exception in it)
+            except Exception as exc:  # a worker lost, or an exception in it
                 row = {"error": f"point failed: {type(exc).__name__}: {str(exc)[:300]}"}
             yield futures[future], row
 
@@ -143,8 +143,7 @@ def run_sweep(points: Iterable[Point], out: str | Path, *, scheduler: str | None
     ``points`` is consumed once, lazily; only the keys are kept to rebuild the rows in order.
     """
     out = Path(out)
-    done_dir = out / "points"
-    done_dir.mkdir(parents=True, exist_ok=True)
+    done_dir = out / "points"  # made with the first result (write_atomic makes parents)
     keys: list[str] = []
     finished = computed = 0
 

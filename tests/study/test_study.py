@@ -88,7 +88,7 @@ def test_compare_errors(study, tmp_path, capsys):
     (["run", "--hw", "nope"], "no such config file or preset 'nope'"),
     (["run", "--hw-set", "array.rows=0"], "array.rows: 0 is below the minimum 1"),
     (["run", "--workload", "nope"], "no such workload"),
-    (["run", "--epochs", "0"], "--epochs must be at least 1"),
+    (["run", "--epochs", "0"], "--epochs must be from 1 to 100,000, got 0"),
     (["compare"], "the following arguments are required: DIR"),
 ])
 def test_run_errors_before_any_work(argv, message, tmp_path, capsys):

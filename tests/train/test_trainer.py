@@ -84,7 +84,7 @@ def test_trace_replays_through_the_simulator(runs, tmp_path, capsys):
     (["train", "--workload", "mlp-digits", "--method", "qat", "--out", "x", "--set", "epochs"],
      "expected KEY.PATH=VALUE"),
     (["train", "--workload", "mlp-digits", "--method", "qat", "--out", "x", "--epochs", "0"],
-     "--epochs must be at least 1"),
+     "--epochs must be from 1 to 100,000, got 0"),
     (["train", "--workload", "mlp-digits", "--method", "qat", "--out", "x", "--epochs", "two"],
      "invalid int value: 'two'"),
     (["train", "--workload", "mlp-digits", "--method", "qat", "--out", "x",

@@ -135,9 +135,9 @@ def check_input(layer: Layer, x: np.ndarray, expected: Iterable[int | str]) -> N
     ok = x.ndim == len(expected) and all(
         isinstance(want, str) or got == want for got, want in zip(x.shape, expected, strict=True))
     if not ok:
-        shown = ", ".join(str(d) for d in expected)
-        raise WorkloadError(f"layer {shown(layer.name)} ({type(layer).__name__}): expected input of "
-                            f"shape [{shown}], got {list(x.shape)}")
+        want = ", ".join(str(d) for d in expected)
+        raise WorkloadError(f"layer {shown(layer.name)} ({type(layer).__name__}): expected "
+                            f"input of shape [{want}], got {list(x.shape)}")
 
 
 def check_positive(owner: str, **sizes: int) -> None:

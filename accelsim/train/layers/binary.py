@@ -33,8 +33,8 @@ L1_BACKWARDS = ("exact", "sign")
 
 def _check_choice(owner: str, key: str, value: Any, valid: tuple[str, ...]) -> None:
     if value not in valid:
-        shown = ", ".join(repr(v) for v in valid)
-        raise WorkloadError(f"{owner}: {key} must be one of {shown}, got {shown(value)}")
+        choices = ", ".join(repr(v) for v in valid)
+        raise WorkloadError(f"{owner}: {key} must be one of {choices}, got {shown(value)}")
 
 
 # ---- sign with a straight-through estimator ---------------------------------------------------
