@@ -24,8 +24,17 @@ def clip(text: str, limit: int = MAX_SHOWN) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
 class AccelsimError(Exception):
-    """Base of every error accelsim raises on purpose (bad input, impossible requests)."""
+    """Base of every error accelsim raises on purpose (bad input, impossible requests).
+
+    Its text is always one line: control characters a bad input smuggled in (a key holding a
+    newline, a binary file's bytes) are shown escaped."""
+
+    def __str__(self) -> str:
+        return super().__str__().translate(_CONTROL)
 
 
 class ConfigError(AccelsimError):

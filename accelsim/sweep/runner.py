@@ -209,20 +209,21 @@ def pareto(rows: list[dict[str, Any]]) -> list[int]:
 
 
 def pareto_plot(rows: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
-    from accelsim.study.figures import _pyplot, _save
+    from accelsim.report.plotting import energy_unit, pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     front = pareto(rows)
     front_rows = [rows[i] for i in front]
     rows = [r for r in rows if "error" not in r]
+    unit, scale = energy_unit(max((r["energy_pj"] for r in rows), default=0.0))
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.scatter([r["latency_s"] * 1e3 for r in rows], [r["energy_pj"] / 1e6 for r in rows],
+    ax.scatter([r["latency_s"] * 1e3 for r in rows], [r["energy_pj"] / scale for r in rows],
                s=14, color="#56B4E9", label="points")
     best = sorted(front_rows, key=lambda r: r["latency_s"])
-    ax.plot([r["latency_s"] * 1e3 for r in best], [r["energy_pj"] / 1e6 for r in best],
+    ax.plot([r["latency_s"] * 1e3 for r in best], [r["energy_pj"] / scale for r in best],
             color="#D55E00", marker="o", markersize=4, label="Pareto front")
-    ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("energy (uJ)")
+    ax.set_xlabel("latency of the whole trace (ms)")
+    ax.set_ylabel(f"energy of the whole trace ({unit})")
     ax.set_title(title)
     ax.legend(frameon=False)
-    return _save(fig, out, "pareto")
+    return save_figure(fig, out, "pareto")

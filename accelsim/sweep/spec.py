@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim import __version__
-from accelsim.errors import AccelsimError, shown
+from accelsim.errors import AccelsimError, clip, shown
 from accelsim.hardware import load_hardware
 from accelsim.spec.yamlio import read_yaml
 
@@ -74,9 +74,9 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     data = read_yaml(path, SweepError)
     if not isinstance(data, dict):
         raise SweepError(f"{path}: expected a mapping with keys {', '.join(SPEC_KEYS)}")
-    unknown = sorted(set(data) - set(SPEC_KEYS))
+    unknown = [str(k) for k in data if k not in SPEC_KEYS]
     if unknown:
-        raise SweepError(f"{path}: unknown key(s) {', '.join(unknown)}; valid: "
+        raise SweepError(f"{path}: unknown key(s) {clip(', '.join(unknown))}; valid: "
                          f"{', '.join(SPEC_KEYS)}")
     traces = data.get("traces")
     if not isinstance(traces, list) or not traces or not all(isinstance(t, str) for t in traces):

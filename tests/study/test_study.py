@@ -61,6 +61,41 @@ def test_csv_and_figures(study):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
 
 
+def test_figures_are_reproducible_and_say_what_they_show(study, tmp_path):
+    """Byte-identical SVGs from a second process; energy in a scaled unit over the whole run;
+    whole-bit ticks on the width scale; one shared time axis for occupancy."""
+    import subprocess
+    import sys
+
+    from accelsim.study.figures import all_figures
+
+    out, doc = study
+    code = ("import json, sys; from pathlib import Path; "
+            "from accelsim.study.figures import all_figures; "
+            "all_figures(json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]))")
+    subprocess.run([sys.executable, "-c", code, str(out / "comparison.json"),
+                    str(tmp_path / "again")], check=True)
+    for svg in (out / "figures").glob("*.svg"):
+        assert svg.read_bytes() == (tmp_path / "again" / svg.name).read_bytes(), svg.name
+    breakdown = (out / "figures" / "energy_breakdown.svg").read_text()
+    iterations = doc["methods"]["rct"]["iterations"]
+    assert f"the whole training run ({iterations:,} iterations)" in _svg_text(breakdown)
+    assert any(f"energy ({u})" in _svg_text(breakdown) for u in ("nJ", "µJ", "mJ", "J"))
+    assert "energy (uJ)" not in _svg_text(breakdown)
+    widths = _svg_text((out / "figures" / "rct_bitwidths.svg").read_text())
+    assert ".5" not in widths.split("bits")[-1]  # whole-bit colour bar ticks
+    all_figures(doc, tmp_path / "third")  # and the in-process path agrees
+    assert (tmp_path / "third" / "occupancy.svg").read_bytes() == \
+        (out / "figures" / "occupancy.svg").read_bytes()
+
+
+def _svg_text(svg: str) -> str:
+    """The text of an SVG's labels (matplotlib writes each label as a comment too)."""
+    import re
+
+    return " ".join(re.findall(r"<!-- (.*?) -->", svg))
+
+
 def test_compare_reproduces_run(study, tmp_path, capsys):
     out, doc = study
     code = main(["compare", str(out / "fp32"), str(out / "qat"), str(out / "rct"),
