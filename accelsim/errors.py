@@ -12,6 +12,8 @@ MAX_PROBLEMS = 10  # problems listed in one message
 def shown(value: object, limit: int = MAX_SHOWN) -> str:
     """``repr(value)`` cut to about ``limit`` characters: a message names a bad value, it never
     reprints a huge one (a 400-digit number, an expanded YAML alias, a binary line)."""
+    if value is None or isinstance(value, bool):  # as the YAML or JSON the user wrote
+        return {None: "null", True: "true", False: "false"}[value]
     try:
         text = repr(value)
     except ValueError:  # an int too long for repr (sys.int_info.str_digits_check_threshold)

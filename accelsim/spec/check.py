@@ -51,16 +51,16 @@ def _check_value(key: Key, value: Any, path: str, problems: list[str]) -> Any:
         return value
     if info.choices and value not in info.choices:
         choices = ", ".join(repr(c) for c in info.choices)
-        problems.append(f"{path}: {shown(value)} is not one of {choices}")
+        problems.append(f"{path}: {shown(data_value)} is not one of {choices}")
     if info.minimum is not None and value < info.minimum:
-        problems.append(f"{path}: {shown(value)} is below the minimum {number(info.minimum)}")
+        problems.append(f"{path}: {shown(data_value)} is below the minimum {number(info.minimum)}")
     if info.exclusive_minimum is not None and value <= info.exclusive_minimum:
-        problems.append(f"{path}: {shown(value)} must be greater than "
+        problems.append(f"{path}: {shown(data_value)} must be greater than "
                         f"{number(info.exclusive_minimum)}")
     if info.maximum is not None and value > info.maximum:
-        problems.append(f"{path}: {shown(value)} is above the maximum {number(info.maximum)}")
+        problems.append(f"{path}: {shown(data_value)} is above the maximum {number(info.maximum)}")
     if info.power_of_two and isinstance(value, int) and (value < 1 or value & (value - 1)):
-        problems.append(f"{path}: {shown(value)} must be a power of two")
+        problems.append(f"{path}: {shown(data_value)} must be a power of two")
     return value
 
 

@@ -45,8 +45,10 @@ def test_unknown_param_lists_valid_params():
 
 @pytest.mark.parametrize("seed", [-1, 1.5, True, "0"])
 def test_bad_seed(seed):
+    from accelsim.errors import shown
+
     with pytest.raises(WorkloadError, match=rf"dataset digits: seed must be an integer >= 0, "
-                                            rf"got {seed!r}"):
+                                            rf"got {shown(seed)}"):
         load_dataset("digits", seed=seed, synthetic=True)
 
 
@@ -156,7 +158,7 @@ def test_digits_upsample_repeats_pixels(synthetic):
     ("test_fraction", 0.0001, r"test_fraction=0.0001 leaves 1797 train and 0 test samples"),
     ("upsample", 0, r"upsample must be in \[1, 16\], got 0"),
     ("upsample", 2.5, r"upsample must be an integer, got 2.5"),
-    ("upsample", True, r"upsample must be an integer, got True"),
+    ("upsample", True, r"upsample must be an integer, got true"),
     ("synthetic", "yes", r"synthetic must be true or false, got 'yes'"),
 ])
 def test_digits_bad_params(key, value, message):

@@ -29,7 +29,7 @@ def test_overrides():
 @pytest.mark.parametrize(("change", "message"), [
     ({"epochs": 0}, r"epochs: 0 is below the minimum 1"),
     ({"batch_size": "big"}, r"batch_size: expected an integer"),
-    ({"optimizer": {"lr": -1}}, r"optimizer\.lr: -1\.0 must be greater than 0"),
+    ({"optimizer": {"lr": -1}}, r"optimizer\.lr: -1 must be greater than 0"),
     ({"optimizer": {"momentum": 1.5}}, r"optimizer\.momentum: 1\.5 is above the maximum"),
     ({"methods": {"qat": {"weight_bits": 40}}}, r"methods\.qat\.weight_bits: 40 is above"),
     ({"methods": {"rct": {"min_bits": 9, "max_bits": 6}}}, r"min_bits: 9 exceeds"),
