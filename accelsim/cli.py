@@ -57,8 +57,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from accelsim.hardware import load_hardware
     from accelsim.progress import Progress
+    from accelsim.replay import CostCache, placed_ops, replay
     from accelsim.report import write_report
-    from accelsim.sim.replay import CostCache, replay
     from accelsim.trace import read_trace
 
     hw = load_hardware(args.hw, args.set)
@@ -83,7 +83,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.timeline:
         from accelsim.report.timeline import chrome_trace, write_timeline
 
-        write_timeline(args.timeline, chrome_trace(hw, ops, cache, args.timeline_ops))
+        write_timeline(args.timeline, chrome_trace(hw, placed_ops(hw, ops, cache),
+                                                   args.timeline_ops))
         print(f"wrote {args.timeline} (open it in ui.perfetto.dev)")
     return 0
 

@@ -10,7 +10,10 @@ runs in a fresh temporary folder, as whole processes.
 
 Run: ``python benchmarks/behaviour_unchanged.py record|check`` (about two minutes). Hashes
 depend on the BLAS and numpy build (training is reproducible per machine, not across
-machines): record on the machine that checks.
+machines): record on the machine that checks. ``check --reuse-run DIR`` takes the training runs
+(traces and metrics) from an earlier ``accelsim run --out DIR`` and re-runs only the simulator
+side (simulate, compare, the sweep): for checking a simulator change while the training code is
+being changed too.
 """
 
 from __future__ import annotations
@@ -51,12 +54,22 @@ def _results_without_folders(path: Path) -> bytes:
     return out.getvalue().encode()
 
 
-def outputs() -> dict[str, str]:
+def outputs(reuse: Path | None = None) -> dict[str, str]:
     """Run the commands; the digest of every output, by a name that is stable across runs."""
     digests: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as name:
         work = Path(name)
-        _accelsim(work, "run", "--out", "study", "--no-figures")
+        if reuse is None:
+            _accelsim(work, "run", "--out", "study", "--no-figures")
+        else:
+            for method in METHODS:
+                (work / "study" / method).mkdir(parents=True)
+                for file in ("trace.jsonl.gz", "metrics.json"):
+                    shutil.copy(reuse / method / file, work / "study" / method / file)
+                _accelsim(work, "simulate", "--trace", f"study/{method}/trace.jsonl.gz",
+                          "--out", f"study/{method}")
+            _accelsim(work, "compare", *[f"study/{m}" for m in METHODS], "--out", "study",
+                      "--no-figures")
         for method in METHODS:
             for file in ("trace.jsonl.gz", "report.json", "layers.csv", "occupancy.csv"):
                 digests[f"run/{method}/{file}"] = _digest((work / "study" / method / file)
@@ -77,10 +90,13 @@ def outputs() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    reuse = None
+    if len(argv) == 3 and argv[:2] == ["check", "--reuse-run"]:
+        reuse, argv = Path(argv[2]).resolve(), ["check"]
     if argv not in (["record"], ["check"]):
         print(__doc__)
         return 2
-    now = outputs()
+    now = outputs(reuse)
     if argv == ["record"]:
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_text(json.dumps(now, indent=2, sort_keys=True) + "\n")

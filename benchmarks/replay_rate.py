@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from accelsim.hardware import load_hardware
-from accelsim.sim.replay import replay
+from accelsim.replay import replay
 from accelsim.sim.tiling import plan_gemm
 from accelsim.trace import Header, read_trace, write_trace
 from accelsim.trace.synthetic import lenet5_mnist, training_trace

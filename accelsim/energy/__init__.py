@@ -1,5 +1,15 @@
-"""Energy: per-action energies times the simulator's action counts, plus static power."""
+"""Energy: per-action energies times the simulator's action counts, plus power over time."""
 
-from accelsim.energy.model import COMPONENTS, Energy, energy_of, mac_pj, sram_pj_per_bit
+from accelsim.energy.model import (
+    ARITHMETIC,
+    COMPONENTS,
+    Energy,
+    action_energy,
+    energy_of,
+    mac_pj,
+    sram_pj_per_bit,
+    time_energy,
+)
 
-__all__ = ["COMPONENTS", "Energy", "energy_of", "mac_pj", "sram_pj_per_bit"]
+__all__ = ["ARITHMETIC", "COMPONENTS", "Energy", "action_energy", "energy_of", "mac_pj",
+           "sram_pj_per_bit", "time_energy"]

@@ -8,18 +8,24 @@ The per-action laws (defaults and sources in ``docs/energy.md``):
 - SRAM: energy per 64-bit access of a 32 KiB bank, scaled by (bank size / 32 KiB)^exponent
   (CACTI's size law), read and write apart;
 - DRAM: per bit moved on the bus (whole bursts), per activate, per refresh, background power.
-Counts come from the simulator's ``OpCost``; nothing here knows about time-stepping.
+Counts come from the simulator's ``OpCost``; nothing here knows about time-stepping. An op's
+energy has two parts: what its actions cost (``action_energy``, by the op's kind: its
+arithmetic, then the SRAM and DRAM traffic every kind shares) and what the machine burns while
+the op holds it (``time_energy``: DRAM background and refresh, leakage), which the replay's
+schedule decides (``accelsim.replay``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import sqrt
+from typing import Any
 
-from accelsim.hardware.model import Buffer, Hardware
+from accelsim.errors import SimulationError
+from accelsim.hardware.model import BUFFER_OF, BUFFERS, Buffer, Hardware
 from accelsim.sim.channel import Channel
-from accelsim.sim.engine import OpCost
-from accelsim.sim.tiling import BUFFER_OF
+from accelsim.sim.costs import OpCost
 
 COMPONENTS = ("mac", "ifmap", "filter", "ofmap", "dram", "static")
 
@@ -48,7 +54,7 @@ def sram_pj_per_bit(hw: Hardware, buf: Buffer, write: bool) -> float:
 
 def static_mw(hw: Hardware) -> float:
     """Leakage of the whole accelerator (SRAMs by capacity, plus the array and control)."""
-    kib = sum(hw.buffer(name).size_kib for name in BUFFER_OF.values())
+    kib = sum(hw.buffer(name).size_kib for name in BUFFERS)
     return hw.energy.sram.leakage_mw_per_kib * kib + hw.energy.static.array_leakage_mw
 
 
@@ -64,13 +70,32 @@ class Energy:
         return sum(self.components.values())
 
 
-def energy_of(hw: Hardware, cost: OpCost, *, a_bits: int = 0, b_bits: int = 0,
-              acc_bits: int = 0, dtype: str = "int") -> Energy:
-    """Price an op's action counts on ``hw``."""
+def _gemm_arithmetic(hw: Hardware, op: Any, cost: OpCost) -> dict[str, float]:
+    if not cost.macs:
+        return {}
+    return {"mac": cost.macs * mac_pj(hw, op.a_bits, op.b_bits, op.acc_bits, op.dtype)}
+
+
+def _no_arithmetic(hw: Hardware, op: Any, cost: OpCost) -> dict[str, float]:
+    return {}
+
+
+# The arithmetic each op kind does, by the kind's name (``accelsim.trace.records.KINDS``).
+ARITHMETIC: dict[str, Callable[[Hardware, Any, OpCost], dict[str, float]]] = {
+    "gemm": _gemm_arithmetic,
+    "transfer": _no_arithmetic,  # data movement only
+}
+
+
+def action_energy(hw: Hardware, op: Any, cost: OpCost) -> Energy:
+    """The energy of one execution's actions: arithmetic, SRAM accesses, DRAM traffic."""
+    arithmetic = ARITHMETIC.get(op.op)
+    if arithmetic is None:
+        raise SimulationError(f"no energy rule for op kind {op.op!r}; known: "
+                              f"{', '.join(ARITHMETIC)}")
     out = Energy()
     c = out.components
-    if cost.macs:
-        c["mac"] = cost.macs * mac_pj(hw, a_bits, b_bits, acc_bits, dtype)
+    c.update(arithmetic(hw, op, cost))
     for (operand, direction), bits in cost.sram_bits.items():
         name = BUFFER_OF[operand]
         pj = bits * sram_pj_per_bit(hw, hw.buffer(name), direction == "write")
@@ -83,9 +108,23 @@ def energy_of(hw: Hardware, cost: OpCost, *, a_bits: int = 0, b_bits: int = 0,
               + stats.activates * d.activate_pj)
         c["dram"] += pj
         out.by_operand[operand] = out.by_operand.get(operand, 0.0) + pj
-    time_ns = cost.cycles * hw.cycle_ns
+    return out
+
+
+def time_energy(hw: Hardware, cycles: float) -> dict[str, float]:
+    """What the machine burns over ``cycles`` whatever it does: DRAM background power and
+    refresh, and leakage (component ``static``)."""
+    d = hw.energy.dram
+    time_ns = cycles * hw.cycle_ns
     interval = Channel(hw).refresh_interval_cycles
-    refreshes = cost.cycles / interval if interval else 0.0
-    c["dram"] += d.background_mw * time_ns + refreshes * d.refresh_pj  # mW x ns = pJ
-    c["static"] = static_mw(hw) * time_ns
+    refreshes = cycles / interval if interval else 0.0
+    return {"dram": d.background_mw * time_ns + refreshes * d.refresh_pj,  # mW x ns = pJ
+            "static": static_mw(hw) * time_ns}
+
+
+def energy_of(hw: Hardware, op: Any, cost: OpCost, cycles: float | None = None) -> Energy:
+    """An op's whole energy when it holds the machine for ``cycles`` (default: its own)."""
+    out = action_energy(hw, op, cost)
+    for component, pj in time_energy(hw, cost.cycles if cycles is None else cycles).items():
+        out.components[component] += pj
     return out

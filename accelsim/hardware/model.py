@@ -17,6 +17,7 @@ PRECISION_MODES = ("fixed", "bit_fusion", "bit_serial")
 TIMINGS = ("native", "scalesim")
 DRAM_MODELS = ("lpddr4", "fixed_bandwidth")
 BUFFERS = ("ifmap", "filter", "ofmap")
+BUFFER_OF = {"a": "ifmap", "b": "filter", "c": "ofmap"}  # which SRAM holds each GEMM operand
 
 # Upper bounds that keep every accepted machine's simulation bounded in time (and physical):
 MAX_TCK = 1_000_000  # a DRAM timing parameter, in DRAM clock cycles

@@ -13,12 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.energy.model import COMPONENTS, Energy
-from accelsim.hardware.model import Hardware
-from accelsim.sim.channel import DramStats
-from accelsim.sim.engine import OpCost
-from accelsim.sim.tiling import BUFFER_OF
-from accelsim.trace.records import Gemm, Header, Op
+from accelsim.energy.model import COMPONENTS
+from accelsim.hardware.model import BUFFERS, Hardware
+from accelsim.sim.costs import DramStats, OpCost
+from accelsim.trace.records import Header
 
 TIMELINE_POINTS = 20000  # occupancy samples kept for plots (from the start of the replay)
 
@@ -52,15 +50,18 @@ class Report:
         self.tensor_bytes: dict[str, dict[str, int]] = defaultdict(lambda: {"read": 0,
                                                                             "write": 0})
         self.dram = DramStats()
-        self.peak = dict.fromkeys(BUFFER_OF.values(), 0)
-        self.occupancy_integral = dict.fromkeys(BUFFER_OF.values(), 0.0)
+        self.peak = dict.fromkeys(BUFFERS, 0)
+        self.occupancy_integral = dict.fromkeys(BUFFERS, 0.0)
         self.timeline: list[tuple[float, int, int, int]] = []
 
-    def add(self, op: Op, cost: OpCost, energy: Energy) -> None:
+    def add(self, placed: Any) -> None:
+        """Count one placed op (``accelsim.replay.Placed``): its executions, their costs and
+        energy, at the times the schedule gave them."""
+        op, cost, energy = placed.op, placed.cost, placed.energy
         n = op.count
-        start = self.cycles
+        held = placed.held
         self.ops += n
-        self.cycles += n * cost.cycles
+        self.cycles = max(self.cycles, placed.end)
         self.compute_cycles += n * cost.compute_cycles
         for cause, cycles in cost.stall_cycles.items():
             self.stalls[cause] += n * cycles
@@ -72,14 +73,11 @@ class Report:
             self.layer_energy[op.layer][comp] += n * pj
             self.phase_energy[phase][comp] += n * pj
         self.layer_phase_energy[op.layer][phase] += n * energy.total
-        self.layer_cycles[op.layer] += n * cost.cycles
-        self.iteration_cycles[op.iter] += n * cost.cycles
-        self.phase_cycles[phase] += n * cost.cycles
+        self.layer_cycles[op.layer] += n * held
+        self.iteration_cycles[op.iter] += n * held
+        self.phase_cycles[phase] += n * held
         self.layer_macs[op.layer] += n * cost.macs
-        if isinstance(op, Gemm):
-            names = dict(zip(("a", "b", "c"), op.tensors(), strict=True))
-        else:
-            names = {"transfer": op.tensor}
+        names = op.operand_tensors()
         for operand, pj in energy.by_operand.items():
             self.tensor_energy[names[operand]] += n * pj
         for operand, stats in cost.dram.items():
@@ -90,13 +88,13 @@ class Report:
         for name, occ in cost.occupancy.items():
             self.peak[name] = max(self.peak[name], occ.peak)
             self.occupancy_integral[name] += n * occ.integral(cost.cycles)
-        self._sample(cost, start, n)
+        self._sample(cost, placed.start, placed.period, n)
 
-    def _sample(self, cost: OpCost, start: int, n: int) -> None:
+    def _sample(self, cost: OpCost, start: float, period: float, n: int) -> None:
         """Keep the first TIMELINE_POINTS occupancy changes, stitched op after op."""
         if len(self.timeline) >= TIMELINE_POINTS:
             return
-        occs = [cost.occupancy[name] for name in BUFFER_OF.values()]
+        occs = [cost.occupancy[name] for name in BUFFERS]
         times = np.unique(np.concatenate([np.asarray(o.times) for o in occs]))
         columns = [np.asarray(o.levels)[np.searchsorted(o.times, times, side="right") - 1]
                    for o in occs]
@@ -104,7 +102,7 @@ class Report:
             room = TIMELINE_POINTS - len(self.timeline)
             if room <= 0:
                 return
-            offset = start + rep * cost.cycles
+            offset = start + rep * period
             rows = zip(times[:room] + offset, *(c[:room] for c in columns), strict=True)
             self.timeline.extend((float(t), int(x), int(y), int(z)) for t, x, y, z in rows)
 
@@ -122,7 +120,7 @@ class Report:
             return {"total": sum(parts.values()), **parts}
 
         buffers = {}
-        for name in BUFFER_OF.values():
+        for name in BUFFERS:
             cap = self.hw.buffer(name).size_bytes
             mean = self.occupancy_integral[name] / self.cycles if self.cycles else 0.0
             buffers[name] = {"capacity_bytes": cap, "peak_bytes": self.peak[name],

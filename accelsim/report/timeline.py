@@ -15,32 +15,28 @@ from typing import Any
 
 from accelsim.atomic import write_atomic
 from accelsim.hardware.model import Hardware
-from accelsim.sim.replay import CostCache
-from accelsim.trace.records import Gemm, Op
 
 TRACKS = {"ops": 1, "array": 2, "dma": 3}
 
 
-def chrome_trace(hw: Hardware, ops: Iterable[Op], cache: CostCache | None = None,
-                 max_ops: int = 500) -> dict[str, Any]:
-    cache = cache or CostCache(hw)
+def chrome_trace(hw: Hardware, placed: Iterable[Any], max_ops: int = 500) -> dict[str, Any]:
+    """The first ``max_ops`` op executions of a replay (``accelsim.replay.Placed`` ops), at the
+    times its schedule gave them."""
     us = hw.cycle_ns / 1000.0  # microseconds per cycle
     events: list[dict[str, Any]] = [
         {"ph": "M", "name": "process_name", "pid": 1, "args": {"name": f"accelsim: {hw.name}"}}]
     events += [{"ph": "M", "name": "thread_name", "pid": 1, "tid": tid, "args": {"name": name}}
                for name, tid in TRACKS.items()]
-    now, done = 0.0, 0
-    for op in ops:
-        cost, energy = cache(op)
-        for _ in range(op.count):
+    done = 0
+    for item in placed:
+        op, cost, energy = item.op, item.cost, item.energy
+        for rep in range(op.count):
             if done >= max_ops:
                 break
+            now = item.start + rep * item.period
             name = f"{op.layer} {op.phase or 'transfer'}"
-            args: dict[str, Any] = {"cycles": cost.cycles, "energy_pj": round(energy.total, 1)}
-            if isinstance(op, Gemm):
-                args.update(m=op.m, n=op.n, k=op.k, a_bits=op.a_bits, b_bits=op.b_bits)
-            else:
-                args.update(tensor=op.tensor, dir=op.dir, bytes=op.bytes)
+            args: dict[str, Any] = {"cycles": cost.cycles, "energy_pj": round(energy.total, 1),
+                                    **op.summary()}
             events.append({"ph": "X", "name": name, "cat": op.op, "pid": 1,
                            "tid": TRACKS["ops"], "ts": now * us, "dur": cost.cycles * us,
                            "args": {**args, "iter": op.iter}})
@@ -52,7 +48,6 @@ def chrome_trace(hw: Hardware, ops: Iterable[Op], cache: CostCache | None = None
                 for t, level in zip(occ.times, occ.levels, strict=True):
                     events.append({"ph": "C", "name": f"{buffer} bytes", "pid": 1,
                                    "ts": (now + t) * us, "args": {"bytes": level}})
-            now += cost.cycles
             done += 1
         if done >= max_ops:
             break

@@ -7,12 +7,12 @@ depends on when a request runs, so the caller passes the current array cycle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from math import ceil
 
 from accelsim.errors import SimulationError
 from accelsim.hardware.model import Hardware
+from accelsim.sim.costs import DramStats
 from accelsim.sim.dram import (
     MAX_REQUEST_PIECES,
     DramTiming,
@@ -20,26 +20,6 @@ from accelsim.sim.dram import (
     refresh_stall,
     request_pieces,
 )
-
-
-@dataclass
-class DramStats:
-    """Counters of everything the channel did; the energy model prices them."""
-
-    read_bytes: int = 0  # bytes requested
-    write_bytes: int = 0
-    read_moved_bytes: int = 0  # bytes on the bus (whole bursts, over-fetch included)
-    write_moved_bytes: int = 0
-    activates: int = 0
-    row_hits: int = 0
-    row_misses: int = 0
-    row_conflicts: int = 0
-    busy_cycles: int = 0
-    refresh_cycles: int = 0
-
-    def add(self, other: DramStats, times: int = 1) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + times * getattr(other, name))
 
 
 class Channel:

@@ -17,61 +17,16 @@ The DRAM channel is a ``simpy.Resource`` of capacity one shared by loads and wri
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from math import ceil
 
 import simpy
 
 from accelsim.hardware.model import Hardware
-from accelsim.sim.channel import Channel, DramStats
-from accelsim.sim.tiling import BUFFER_OF, Block, Plan, Tile, plan_gemm
-from accelsim.trace.records import Gemm, Transfer
-
-
-@dataclass
-class Occupancy:
-    """Bytes held in one buffer over time, as a step function."""
-
-    capacity: int
-    times: list[float] = field(default_factory=lambda: [0.0])
-    levels: list[int] = field(default_factory=lambda: [0])
-
-    def change(self, now: float, delta: int) -> None:
-        level = self.levels[-1] + delta
-        assert 0 <= level <= self.capacity, f"occupancy {level} outside [0, {self.capacity}]"
-        if self.times[-1] == now:
-            self.levels[-1] = level
-        else:
-            self.times.append(now)
-            self.levels.append(level)
-
-    @property
-    def peak(self) -> int:
-        return max(self.levels)
-
-    def integral(self, end: float) -> float:
-        """Byte-cycles held up to ``end`` (the time-weighted mean is this over ``end``)."""
-        total = 0.0
-        for n, t in enumerate(self.times):
-            nxt = self.times[n + 1] if n + 1 < len(self.times) else end
-            total += self.levels[n] * (nxt - t)
-        return total
-
-
-@dataclass
-class OpCost:
-    """Everything one execution of one op did; the energy model and reports read it."""
-
-    cycles: int = 0
-    compute_cycles: int = 0
-    stall_cycles: dict[str, int] = field(default_factory=dict)  # by cause
-    macs: int = 0
-    busy_pe_cycles: int = 0  # PE-cycles spent on useful beats (utilisation numerator)
-    sram_bits: dict[tuple[str, str], int] = field(default_factory=dict)  # (operand, read|write)
-    dram: dict[str, DramStats] = field(default_factory=dict)  # by operand a, b, c or transfer
-    occupancy: dict[str, Occupancy] = field(default_factory=dict)  # by buffer
-    plan: Plan | None = None
-    spans: list[tuple[str, str, float, float]] = field(default_factory=list)  # unit, what, t0, t1
+from accelsim.sim.channel import Channel
+from accelsim.sim.costs import DramStats, Occupancy, OpCost
+from accelsim.sim.tiling import BUFFER_OF, Block, Tile, plan_gemm
+from accelsim.trace.records import Gemm
 
 
 def _split(block: Block, head_bytes: int) -> tuple[Block, Block | None]:
@@ -210,13 +165,3 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
     cost.sram_bits = dict(sram)
     cost.dram = dict(cost.dram)
     return cost
-
-
-def simulate_transfer(hw: Hardware, op: Transfer) -> OpCost:
-    """A tensor moved between DRAM and the chip as one sequential stream; the array idles."""
-    cycles, stats = Channel(hw).transfer(0.0, 1, op.bytes, op.bytes, op.dir == "write")
-    return OpCost(cycles=cycles, compute_cycles=0, stall_cycles={"transfer": cycles},
-                  dram={"transfer": stats},
-                  spans=[("dma", f"{op.dir} {op.tensor}", 0.0, float(cycles))],
-                  occupancy={name: Occupancy(hw.buffer(name).size_bytes)
-                             for name in BUFFER_OF.values()})

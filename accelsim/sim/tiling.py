@@ -24,11 +24,10 @@ from functools import lru_cache
 from math import ceil
 
 from accelsim.errors import SimulationError
-from accelsim.hardware.model import Hardware
+from accelsim.hardware.model import BUFFER_OF, Hardware
 from accelsim.sim.mapping import ROLES, ArrayAccesses, Beat, beat_for, block_accesses, block_cycles
 from accelsim.trace.records import Gemm
 
-BUFFER_OF = {"a": "ifmap", "b": "filter", "c": "ofmap"}
 STORAGE = {"a": ("m", "k"), "b": ("k", "n"), "c": ("m", "n")}  # row-major in DRAM
 
 

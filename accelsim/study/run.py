@@ -35,8 +35,8 @@ def parse_methods(text: str) -> list[str]:
 
 def simulate_run(run_dir: Path, hw, progress: Callable[[int], None] | None = None) -> dict:
     """Replay ``run_dir/trace.jsonl.gz`` on ``hw`` and write the report beside it."""
+    from accelsim.replay import replay
     from accelsim.report import write_report
-    from accelsim.sim.replay import replay
     from accelsim.trace import read_trace
 
     header, ops = read_trace(run_dir / "trace.jsonl.gz")

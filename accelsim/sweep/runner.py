@@ -47,7 +47,7 @@ def _trace_groups(trace: str) -> tuple:
 def _costs(hardware: Any):
     """A worker's op costs on one machine, shared by every point that uses it (one machine
     with several traces prices their common ops once)."""
-    from accelsim.sim.replay import CostCache
+    from accelsim.replay import CostCache
 
     return CostCache(hardware)
 
@@ -60,7 +60,7 @@ def evaluate_point(point: Point) -> dict[str, Any]:
 def evaluate(hardware: Any, trace: str) -> dict[str, Any]:
     """Replay ``trace`` on ``hardware``: the figures of one sweep point, or its error."""
     from accelsim.errors import AccelsimError
-    from accelsim.sim.replay import replay
+    from accelsim.replay import replay
 
     try:
         report = replay(hardware, _trace_groups(trace), cache=_costs(hardware)).to_json()

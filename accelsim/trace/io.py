@@ -85,7 +85,7 @@ def _parse_header(line: str, where: str) -> Header:
     return Header(workload=str(rec.get("workload", ""))[:200],
                   method=str(rec.get("method", ""))[:200],
                   seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
-                  meta=meta)
+                  meta=meta, version=version)
 
 
 def _lines(stream: IO[str], path: Path) -> Iterator[str]:
@@ -123,7 +123,7 @@ def read_trace(path: str | Path) -> tuple[Header, list[Op]]:
                     continue
                 if not line.strip():
                     continue
-                ops.append(op_from_json(parse_json_line(line, where), where))
+                ops.append(op_from_json(parse_json_line(line, where), where, header.version))
     except UnicodeDecodeError as exc:
         raise TraceError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x}); not an "
                          "accelsim trace") from None

@@ -1,16 +1,24 @@
-"""Trace records: the only contract between the training front-end and the simulator.
+"""Trace records: the only contract between the training front-ends and the simulator.
 
-Version 1 (``docs/trace-format.md``): a header line, then one JSON object per op, either a
-``gemm`` C[m,n] += A[m,k].B[k,n] or a ``transfer`` between DRAM and the chip. Field names of
-version 1 are fixed; fields marked optional below were added with defaults, so every version-1
-trace stays valid.
+Each op kind is a frozen dataclass registered under its ``op`` name with the trace version that
+introduced it (``@op_kind``). Its fields are declared once, with their bounds or choices in
+the field metadata (``bounded``, ``one_of``, ``text``), and one generic reader checks any kind
+from those declarations; a kind adds only the checks that span fields (``check``). An unknown
+``op`` is an error listing the kinds the file's version allows. Simulation and energy look kinds
+up by the same name in their own registries (``accelsim.sim.kinds``, ``accelsim.energy``).
+
+Version 1 (``docs/trace-format.md``): a header line, then one JSON object per op, a ``gemm``
+C[m,n] += A[m,k].B[k,n] or a ``transfer`` between DRAM and the chip. Optional fields were added
+with defaults, so every version-1 trace stays valid. Reading and writing versions are separate:
+a reader accepts every version in ``READABLE_VERSIONS``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from accelsim.errors import TraceError, clip, shown
 
@@ -39,46 +47,159 @@ OPERAND_TENSORS = {
 }
 
 
+# ---- field declarations ------------------------------------------------------------------------
+
+def bounded(minimum: int, maximum: int, default: Any = dataclasses.MISSING) -> Any:
+    """An integer field in [minimum, maximum]."""
+    return field(default=default, metadata={"check": ("int", minimum, maximum)})
+
+
+def one_of(choices: tuple[str, ...], default: Any = dataclasses.MISSING) -> Any:
+    """A string field holding one of ``choices``."""
+    return field(default=default, metadata={"check": ("choice", choices)})
+
+
+def text(default: Any = dataclasses.MISSING) -> Any:
+    """A non-empty name of at most ``MAX_NAME`` characters."""
+    return field(default=default, metadata={"check": ("text",)})
+
+
+def _int(value: Any, name: str, where: str, minimum: int, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TraceError(f"{where}: field '{name}' must be an integer, got {shown(value)}")
+    if not minimum <= value <= maximum:
+        raise TraceError(f"{where}: field '{name}' must be from {minimum} to {maximum:,}, got "
+                         f"{shown(value)}")
+    return value
+
+
+def _choice(value: Any, name: str, where: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise TraceError(f"{where}: field '{name}' is {shown(value)}, expected one of "
+                         f"{', '.join(choices)}")
+    return value
+
+
+def _text(value: Any, name: str, where: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_NAME:
+        raise TraceError(f"{where}: field '{name}' must be a non-empty string of at most "
+                         f"{MAX_NAME} characters, got {shown(value)}")
+    return value
+
+
+def _checker(name: str, how: tuple) -> Callable[[Any, str], Any]:
+    kind = how[0]
+    if kind == "int":
+        return lambda value, where: _int(value, name, where, how[1], how[2])
+    if kind == "choice":
+        return lambda value, where: _choice(value, name, where, how[1])
+    return lambda value, where: _text(value, name, where)
+
+
+# ---- the registry ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Record:
+    """Base of every op kind: ``iter``, ``layer`` and ``count`` are common to all."""
+
+    op: ClassVar[str] = ""
+    since: ClassVar[int] = 1  # the trace version that introduced the kind
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+    FIELDS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {}
+
+    @classmethod
+    def check(cls, values: dict[str, Any], where: str) -> None:
+        """Checks that span fields (each field's own bounds are already checked)."""
+
+    def signature(self) -> tuple:
+        """What the simulator's cost depends on (not iteration, layer, phase or count)."""
+        raise NotImplementedError
+
+    def operand_tensors(self) -> dict[str, str]:
+        """The tensor each priced operand holds (``a``, ``b``, ``c`` or ``transfer``), for the
+        by-tensor breakdowns."""
+        raise NotImplementedError
+
+    def summary(self) -> dict[str, Any]:
+        """The few fields that say what the op is, for timelines and logs."""
+        raise NotImplementedError
+
+
+KINDS: dict[str, type[Record]] = {}
+R = TypeVar("R", bound=type[Record])
+
+
+def op_kind(name: str, since: int = 1) -> Callable[[R], R]:
+    """Register a record class under its ``op`` name, readable from trace version ``since``."""
+
+    def register(cls: R) -> R:
+        if name in KINDS:
+            raise ValueError(f"op kind {name!r} registered twice")
+        cls.op, cls.since = name, since
+        declared = dataclasses.fields(cls)
+        cls.REQUIRED = tuple(f.name for f in declared
+                             if f.default is dataclasses.MISSING
+                             and f.default_factory is dataclasses.MISSING)
+        cls.FIELDS = {f.name: _checker(f.name, f.metadata["check"]) for f in declared}
+        KINDS[name] = cls
+        return cls
+
+    return register
+
+
+def kinds_for(version: int) -> tuple[str, ...]:
+    """The op kinds a trace of ``version`` may hold."""
+    return tuple(name for name, cls in KINDS.items() if cls.since <= version)
+
+
 @dataclass(frozen=True)
 class Header:
     workload: str = ""
     method: str = ""
     seed: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    version: int = WRITE_VERSION  # of the file it was read from
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "version": WRITE_VERSION, "workload": self.workload,
                 "method": self.method, "seed": self.seed, "meta": self.meta}
 
 
+# ---- the kinds -------------------------------------------------------------------------------
+
+@op_kind("gemm", since=1)
 @dataclass(frozen=True)
-class Gemm:
+class Gemm(Record):
     """C[m,n] += A[m,k].B[k,n]; A streams, B is stationary-eligible, acc_bits the accumulator."""
 
-    iter: int
-    layer: str
-    phase: str
-    m: int
-    n: int
-    k: int
-    a_bits: int
-    b_bits: int
-    acc_bits: int
-    count: int = 1
-    c_bits: int | None = None  # optional: width C is written to DRAM at (default acc_bits)
-    dtype: str = "int"  # optional: "fp" prices the MACs as floating point
-    a_tensor: str | None = None  # optional: defaults by phase (OPERAND_TENSORS)
-    b_tensor: str | None = None
-    c_tensor: str | None = None
-    # optional: distinct elements of each operand in DRAM when the GEMM views a smaller tensor
-    # (a convolution's im2col matrix is a view of its feature map); default the view's size
-    a_elements: int | None = None
-    b_elements: int | None = None
-    c_elements: int | None = None
+    iter: int = bounded(0, MAX_COUNT)
+    layer: str = text()
+    phase: str = one_of(PHASES)
+    m: int = bounded(1, MAX_DIM)
+    n: int = bounded(1, MAX_DIM)
+    k: int = bounded(1, MAX_DIM)
+    a_bits: int = bounded(1, MAX_BITS)
+    b_bits: int = bounded(1, MAX_BITS)
+    acc_bits: int = bounded(1, 64)
+    count: int = bounded(1, MAX_COUNT, default=1)
+    c_bits: int | None = bounded(1, MAX_BITS, default=None)  # width C is written to DRAM at
+    dtype: str = one_of(DTYPES, default="int")  # "fp" prices the MACs as floating point
+    a_tensor: str | None = one_of(TENSORS, default=None)  # defaults by phase (OPERAND_TENSORS)
+    b_tensor: str | None = one_of(TENSORS, default=None)
+    c_tensor: str | None = one_of(TENSORS, default=None)
+    # distinct elements of each operand in DRAM when the GEMM views a smaller tensor (a
+    # convolution's im2col matrix is a view of its feature map); default the view's size
+    a_elements: int | None = bounded(1, MAX_ELEMENTS, default=None)
+    b_elements: int | None = bounded(1, MAX_ELEMENTS, default=None)
+    c_elements: int | None = bounded(1, MAX_ELEMENTS, default=None)
 
-    op: ClassVar[str] = "gemm"
-    REQUIRED: ClassVar[tuple[str, ...]] = ("iter", "layer", "phase", "m", "n", "k", "a_bits",
-                                          "b_bits", "acc_bits")
+    @classmethod
+    def check(cls, values: dict[str, Any], where: str) -> None:
+        views = {"a": ("m", "k"), "b": ("k", "n"), "c": ("m", "n")}
+        for operand, (d0, d1) in views.items():
+            name = f"{operand}_elements"
+            if values.get(name) is not None:
+                _int(values[name], name, where, 1, values[d0] * values[d1])
 
     @property
     def out_bits(self) -> int:
@@ -87,6 +208,13 @@ class Gemm:
     def tensors(self) -> tuple[str, str, str]:
         a, b, c = OPERAND_TENSORS[self.phase]
         return (self.a_tensor or a, self.b_tensor or b, self.c_tensor or c)
+
+    def operand_tensors(self) -> dict[str, str]:
+        return dict(zip(("a", "b", "c"), self.tensors(), strict=True))
+
+    def summary(self) -> dict[str, Any]:
+        return {"m": self.m, "n": self.n, "k": self.k, "a_bits": self.a_bits,
+                "b_bits": self.b_bits}
 
     @property
     def macs(self) -> int:
@@ -99,117 +227,75 @@ class Gemm:
         return view if given is None else given
 
     def signature(self) -> tuple:
-        """What the simulator's cost depends on (not iteration, layer, phase or count)."""
         return ("gemm", self.m, self.n, self.k, self.a_bits, self.b_bits, self.acc_bits,
                 self.out_bits, self.dtype, self.a_elements, self.b_elements, self.c_elements)
 
 
+@op_kind("transfer", since=1)
 @dataclass(frozen=True)
-class Transfer:
+class Transfer(Record):
     """A tensor moved between DRAM and the chip, ``elements`` values of ``bits`` each."""
 
-    iter: int
-    layer: str
-    tensor: str
-    dir: str
-    elements: int
-    bits: int
-    count: int = 1
-    phase: str | None = None  # optional: the phase the transfer belongs to, for reports
-
-    op: ClassVar[str] = "transfer"
-    REQUIRED: ClassVar[tuple[str, ...]] = ("iter", "layer", "tensor", "dir", "elements", "bits")
+    iter: int = bounded(0, MAX_COUNT)
+    layer: str = text()
+    tensor: str = one_of(TENSORS)
+    dir: str = one_of(DIRECTIONS)
+    elements: int = bounded(1, MAX_ELEMENTS)
+    bits: int = bounded(1, MAX_BITS)
+    count: int = bounded(1, MAX_COUNT, default=1)
+    phase: str | None = one_of(PHASES, default=None)  # the phase it belongs to, for reports
 
     @property
     def bytes(self) -> int:
         return (self.elements * self.bits + 7) // 8
+
+    def operand_tensors(self) -> dict[str, str]:
+        return {"transfer": self.tensor}
+
+    def summary(self) -> dict[str, Any]:
+        return {"tensor": self.tensor, "dir": self.dir, "bytes": self.bytes}
 
     def signature(self) -> tuple:
         return ("transfer", self.dir, self.bytes)
 
 
 Op = Gemm | Transfer
-OP_TYPES: dict[str, type[Gemm] | type[Transfer]] = {"gemm": Gemm, "transfer": Transfer}
 
 
 def without_count(op: Op) -> Op:
     return replace(op, count=1)
 
 
-def _int(rec: dict, name: str, where: str, minimum: int, maximum: int) -> int:
-    value = rec[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TraceError(f"{where}: field '{name}' must be an integer, got {shown(value)}")
-    if not minimum <= value <= maximum:
-        raise TraceError(f"{where}: field '{name}' must be from {minimum} to {maximum:,}, got "
-                         f"{shown(value)}")
-    return value
+# ---- reading and writing records ---------------------------------------------------------------
 
-
-def _choice(rec: dict, name: str, where: str, choices: tuple[str, ...]) -> str:
-    value = rec[name]
-    if not isinstance(value, str) or value not in choices:
-        raise TraceError(f"{where}: field '{name}' is {shown(value)}, expected one of "
-                         f"{', '.join(choices)}")
-    return value
-
-
-def op_from_json(rec: Any, where: str) -> Op:
-    """Validate one parsed trace line and build its record; ``where`` is ``file:line``."""
+def op_from_json(rec: Any, where: str, version: int = WRITE_VERSION) -> Op:
+    """Validate one parsed trace line and build its record; ``where`` is ``file:line`` and
+    ``version`` the file's (it decides which kinds exist)."""
     if not isinstance(rec, dict):
         raise TraceError(f"{where}: expected a JSON object, got {type(rec).__name__}")
     kind = rec.get("op")
-    cls = OP_TYPES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
+    cls = KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None or cls.since > version:
         raise TraceError(f"{where}: unknown op {shown(kind)}, expected one of "
-                         f"{', '.join(OP_TYPES)}")
+                         f"{', '.join(kinds_for(version))} (trace version {version})")
     missing = [f for f in cls.REQUIRED if f not in rec]
     if missing:
         raise TraceError(f"{where}: {kind} record is missing field(s) {', '.join(missing)}")
-    known = {f.name for f in dataclasses.fields(cls)} | {"op"}
-    unknown = sorted(set(rec) - known)
+    unknown = [str(name) for name in rec if name not in cls.FIELDS and name != "op"]
     if unknown:
         raise TraceError(f"{where}: {kind} record has unknown field(s) "
-                         f"{clip(', '.join(unknown))}")
-    common: dict[str, Any] = {"iter": _int(rec, "iter", where, 0, MAX_COUNT),
-              "count": _int(rec, "count", where, 1, MAX_COUNT) if "count" in rec else 1}
-    layer = rec["layer"]
-    if not isinstance(layer, str) or not layer or len(layer) > MAX_NAME:
-        raise TraceError(f"{where}: field 'layer' must be a non-empty string of at most "
-                         f"{MAX_NAME} characters, got {shown(layer)}")
-    if cls is Gemm:
-        opt: dict[str, Any] = {}
-        if rec.get("c_bits") is not None:
-            opt["c_bits"] = _int(rec, "c_bits", where, 1, MAX_BITS)
-        if "dtype" in rec:
-            opt["dtype"] = _choice(rec, "dtype", where, DTYPES)
-        for t in ("a_tensor", "b_tensor", "c_tensor"):
-            if rec.get(t) is not None:
-                opt[t] = _choice(rec, t, where, TENSORS)
-        views = {"a": ("m", "k"), "b": ("k", "n"), "c": ("m", "n")}
-        for operand, (d0, d1) in views.items():
-            name = f"{operand}_elements"
-            if rec.get(name) is not None:
-                size = _int(rec, d0, where, 1, MAX_DIM) * _int(rec, d1, where, 1, MAX_DIM)
-                opt[name] = _int(rec, name, where, 1, size)
-        return Gemm(layer=layer, phase=_choice(rec, "phase", where, PHASES),
-                    m=_int(rec, "m", where, 1, MAX_DIM), n=_int(rec, "n", where, 1, MAX_DIM),
-                    k=_int(rec, "k", where, 1, MAX_DIM),
-                    a_bits=_int(rec, "a_bits", where, 1, MAX_BITS),
-                    b_bits=_int(rec, "b_bits", where, 1, MAX_BITS),
-                    acc_bits=_int(rec, "acc_bits", where, 1, 64), **common, **opt)
-    phase = _choice(rec, "phase", where, PHASES) if rec.get("phase") is not None else None
-    return Transfer(layer=layer, tensor=_choice(rec, "tensor", where, TENSORS),
-                    dir=_choice(rec, "dir", where, DIRECTIONS),
-                    elements=_int(rec, "elements", where, 1, MAX_ELEMENTS),
-                    bits=_int(rec, "bits", where, 1, MAX_BITS), phase=phase, **common)
+                         f"{clip(', '.join(sorted(unknown)))}")
+    values = {name: check(rec[name], where) for name, check in cls.FIELDS.items()
+              if name in rec and (rec[name] is not None or name in cls.REQUIRED)}
+    cls.check(values, where)
+    return cls(**values)  # type: ignore[return-value]
 
 
 def op_to_json(op: Op) -> dict[str, Any]:
     """The record as a JSON object, optional fields omitted when at their defaults."""
     out: dict[str, Any] = {"op": op.op}
-    for name, f in op.__dataclass_fields__.items():
-        value = getattr(op, name)
-        if name in op.REQUIRED or name == "count" or value != f.default:
-            out[name] = value
+    for f in dataclasses.fields(op):
+        value = getattr(op, f.name)
+        if f.name in op.REQUIRED or f.name == "count" or value != f.default:
+            out[f.name] = value
     return out

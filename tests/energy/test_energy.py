@@ -34,7 +34,7 @@ def test_energy_total_is_the_sum_of_its_parts(dataflow):
     hw = machine(array={"dataflow": dataflow})
     op = gemm(3136, 64, 576)
     cost = simulate_gemm(hw, op)
-    e = energy_of(hw, cost, a_bits=8, b_bits=8, acc_bits=32)
+    e = energy_of(hw, op, cost)
     assert set(e.components) == set(COMPONENTS)
     assert e.total == pytest.approx(sum(e.components.values()))
     assert all(v >= 0 for v in e.components.values())

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from accelsim.hardware import load_hardware
+from accelsim.replay import replay
 from accelsim.report import write_report
-from accelsim.sim.replay import replay
 from accelsim.trace.synthetic import lenet5_mnist, training_trace
 
 

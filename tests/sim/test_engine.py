@@ -5,7 +5,8 @@ from itertools import pairwise
 import pytest
 from machines import gemm, machine
 
-from accelsim.sim.engine import simulate_gemm, simulate_transfer
+from accelsim.sim.engine import simulate_gemm
+from accelsim.sim.ops import simulate_transfer
 from accelsim.sim.tiling import plan_gemm
 from accelsim.trace.records import Transfer
 

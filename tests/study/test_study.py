@@ -8,6 +8,7 @@ import pytest
 
 from accelsim.cli import main
 from accelsim.hardware import load_hardware
+from accelsim.replay import placed_ops
 from accelsim.report.timeline import chrome_trace
 from accelsim.study.compare import CompareError, compare
 from accelsim.study.run import run_study
@@ -136,7 +137,7 @@ def test_run_errors_before_any_work(argv, message, tmp_path, capsys):
 def test_chrome_trace_timeline():
     hw = load_hardware("edge-16x16")
     ops = training_trace(lenet5_mnist(8), 2)
-    doc = chrome_trace(hw, ops, max_ops=20)
+    doc = chrome_trace(hw, placed_ops(hw, ops), max_ops=20)
     events = doc["traceEvents"]
     spans = [e for e in events if e["ph"] == "X"]
     ops_track = [e for e in spans if e["tid"] == 1]

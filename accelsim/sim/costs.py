@@ -1,0 +1,75 @@
+"""What simulating an op produces: its cycles, action counts, DRAM statistics and buffer
+occupancy. Plain data, imported by the simulator that fills it and by the energy model, the
+schedule and the reports that read it; it imports nothing of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class DramStats:
+    """Counters of everything the channel did; the energy model prices them."""
+
+    read_bytes: int = 0  # bytes requested
+    write_bytes: int = 0
+    read_moved_bytes: int = 0  # bytes on the bus (whole bursts, over-fetch included)
+    write_moved_bytes: int = 0
+    activates: int = 0
+    row_hits: int = 0
+    row_misses: int = 0
+    row_conflicts: int = 0
+    busy_cycles: int = 0
+    refresh_cycles: int = 0
+
+    def add(self, other: DramStats, times: int = 1) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + times * getattr(other, name))
+
+
+@dataclass
+class Occupancy:
+    """Bytes held in one buffer over time, as a step function."""
+
+    capacity: int
+    times: list[float] = field(default_factory=lambda: [0.0])
+    levels: list[int] = field(default_factory=lambda: [0])
+
+    def change(self, now: float, delta: int) -> None:
+        level = self.levels[-1] + delta
+        assert 0 <= level <= self.capacity, f"occupancy {level} outside [0, {self.capacity}]"
+        if self.times[-1] == now:
+            self.levels[-1] = level
+        else:
+            self.times.append(now)
+            self.levels.append(level)
+
+    @property
+    def peak(self) -> int:
+        return max(self.levels)
+
+    def integral(self, end: float) -> float:
+        """Byte-cycles held up to ``end`` (the time-weighted mean is this over ``end``)."""
+        total = 0.0
+        for n, t in enumerate(self.times):
+            nxt = self.times[n + 1] if n + 1 < len(self.times) else end
+            total += self.levels[n] * (nxt - t)
+        return total
+
+
+@dataclass
+class OpCost:
+    """Everything one execution of one op did; the energy model and reports read it."""
+
+    cycles: int = 0
+    compute_cycles: int = 0
+    stall_cycles: dict[str, int] = field(default_factory=dict)  # by cause
+    macs: int = 0
+    busy_pe_cycles: int = 0  # PE-cycles spent on useful beats (utilisation numerator)
+    sram_bits: dict[tuple[str, str], int] = field(default_factory=dict)  # (operand, read|write)
+    dram: dict[str, DramStats] = field(default_factory=dict)  # by operand a, b, c or transfer
+    occupancy: dict[str, Occupancy] = field(default_factory=dict)  # by buffer
+    plan: Any = None  # the tiling plan of a GEMM (sim.tiling.Plan)
+    spans: list[tuple[str, str, float, float]] = field(default_factory=list)  # unit, what, t0, t1

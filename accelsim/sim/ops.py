@@ -1,0 +1,46 @@
+"""The simulator's entry point: one op in, the cost of one execution out, looked up by the op's
+kind. Every kind the trace contract defines (``accelsim.trace.records.KINDS``) has its
+simulation here; a test keeps the two tables in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from accelsim.errors import SimulationError
+from accelsim.hardware.model import BUFFERS, Hardware
+from accelsim.sim.channel import Channel
+from accelsim.sim.costs import Occupancy, OpCost
+from accelsim.trace.records import Transfer
+
+
+def simulate_transfer(hw: Hardware, op: Transfer) -> OpCost:
+    """A tensor moved between DRAM and the chip as one sequential stream; the array idles."""
+    cycles, stats = Channel(hw).transfer(0.0, 1, op.bytes, op.bytes, op.dir == "write")
+    return OpCost(cycles=cycles, compute_cycles=0, stall_cycles={"transfer": cycles},
+                  dram={"transfer": stats},
+                  spans=[("dma", f"{op.dir} {op.tensor}", 0.0, float(cycles))],
+                  occupancy={name: Occupancy(hw.buffer(name).size_bytes)
+                             for name in BUFFERS})
+
+
+def _simulate_gemm(hw: Hardware, op: Any) -> OpCost:
+    from accelsim.sim.engine import simulate_gemm  # SimPy is imported only when needed
+
+    return simulate_gemm(hw, op)
+
+
+SIMULATORS: dict[str, Callable[[Hardware, Any], OpCost]] = {
+    "gemm": _simulate_gemm,
+    "transfer": simulate_transfer,
+}
+
+
+def simulate(hw: Hardware, op: Any) -> OpCost:
+    """The cost of one execution of ``op`` on ``hw`` (its ``count`` is not applied)."""
+    run = SIMULATORS.get(op.op)
+    if run is None:
+        raise SimulationError(f"no simulation for op kind {op.op!r}; the simulator knows "
+                              f"{', '.join(SIMULATORS)}")
+    return run(hw, op)
