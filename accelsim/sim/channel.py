@@ -34,12 +34,7 @@ class Channel:
     def timing(self) -> DramTiming:
         t = self.hw.dram.lpddr4
         assert t is not None
-        return DramTiming(tck_ns=t.tck_ns, bus_bytes=t.bus_width_bits // 8,
-                          burst_length=t.burst_length, banks=t.banks, row_bytes=t.row_bytes,
-                          trcd=t.trcd_tck, cl=t.cl_tck, cwl=t.cwl_tck, trp=t.trp_tck,
-                          tras=t.tras_tck, trrd=t.trrd_tck, tfaw=t.tfaw_tck, twr=t.twr_tck,
-                          twtr=t.twtr_tck, trtp=t.trtp_tck, tccd=t.tccd_tck, trefi=t.trefi_tck,
-                          trfc=t.trfc_tck)
+        return DramTiming.of(t)
 
     def transfer(self, now: float, chunks: int, chunk_bytes: int, stride_bytes: int,
                  write: bool) -> tuple[int, DramStats]:

@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from functools import lru_cache
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,16 @@ class DramTiming:
             raise ValueError(
                 f"DramTiming.trfc must be shorter than trefi={self.trefi}, got {self.trfc}"
             )
+
+    @classmethod
+    def of(cls, config: Any) -> DramTiming:
+        """The timing of a configured interface (``hardware.model.Lpddr4``): every timing is the
+        config key of the same name with ``_tck`` appended, so the two never drift apart."""
+        timings = {f.name: getattr(config, f"{f.name}_tck") for f in fields(cls)
+                   if hasattr(config, f"{f.name}_tck")}
+        return cls(tck_ns=config.tck_ns, bus_bytes=config.bus_width_bits // 8,
+                   burst_length=config.burst_length, banks=config.banks,
+                   row_bytes=config.row_bytes, **timings)
 
     @property
     def burst_bytes(self) -> int:

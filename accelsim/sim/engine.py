@@ -25,6 +25,7 @@ import simpy
 from accelsim.hardware.model import Hardware
 from accelsim.sim.channel import Channel
 from accelsim.sim.costs import DramStats, Occupancy, OpCost
+from accelsim.sim.mapping import FoldGeometry
 from accelsim.sim.tiling import BUFFER_OF, Block, Tile, plan_gemm
 from accelsim.trace.records import Gemm
 
@@ -79,6 +80,7 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
     writes: simpy.Store = simpy.Store(env)
     stalls = {"memory": 0, "sram_port": 0}
     scalesim = hw.array.timing == "scalesim"
+    time_extent = FoldGeometry.of(hw.array.dataflow).sizes(op.m, op.n, op.k)[2]
 
     def dram(block: Block, write: bool):
         with channel.request() as req:
@@ -133,8 +135,7 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
             cost.spans.append(("array", f"tile {n}", start, env.now))
             stalls["sram_port"] += duration - compute
             stalls["memory"] += int(env.now - start - duration)
-            cost.busy_pe_cycles += tile.rows * tile.cols * plan.beat.steps(
-                {"os": op.k, "ws": op.m, "is": op.n}[hw.array.dataflow])
+            cost.busy_pe_cycles += tile.rows * tile.cols * plan.beat.steps(time_extent)
             acc = tile.accesses
             sram[("a", "read")] += acc.a_reads * op.a_bits
             sram[("b", "read")] += acc.b_reads * op.b_bits

@@ -62,8 +62,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DATAFLOWS = ("os", "ws", "is")
-TIMINGS = ("native", "scalesim")
+from accelsim.hardware.model import DATAFLOWS, TIMINGS
+from accelsim.sim.mapping import FoldGeometry
+
 MAX_ARRAY_DIM = 16
 MAX_SERIAL_BITS = 32
 _INT64_MAX = int(np.iinfo(np.int64).max)
@@ -110,11 +111,12 @@ def run_functional(
     """
     a, b = _validate(a, b, rows, cols, dataflow, pack, serial, timing)
     scalesim = timing == "scalesim"
-    if dataflow == "os":
+    geometry = FoldGeometry.of(dataflow)
+    if geometry.stationary == "c":  # outputs stay: A enters along the rows, B down the columns
         c, cycles, folds, macs = _run_output_stationary(a, b, rows, cols, pack, serial, scalesim)
-    elif dataflow == "ws":
+    elif geometry.stationary == "b":  # weights stay: A streams, partial sums flow down
         c, cycles, folds, macs = _run_stationary(a, b, rows, cols, pack, serial, scalesim)
-    else:  # is: the ws machine with B^T streamed and A^T stationary, producing C^T
+    else:  # inputs stay: the same machine on C^T = B^T . A^T (B^T streams, A^T stays)
         ct, cycles, folds, macs = _run_stationary(b.T, a.T, rows, cols, pack, serial, scalesim)
         c = np.ascontiguousarray(ct.T)
     return FunctionalResult(c=c, cycles=cycles, folds=folds, macs=macs)

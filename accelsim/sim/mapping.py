@@ -29,11 +29,42 @@ from math import ceil
 
 from accelsim.hardware.model import Array
 
-# dataflow -> (rows dim, cols dim, time dim, stationary operand, row-side, column-side)
-ROLES = {
-    "os": ("m", "n", "k", "c", "a", "b"),
-    "ws": ("k", "n", "m", "b", "a", "c"),
-    "is": ("k", "m", "n", "a", "b", "c"),
+
+@dataclass(frozen=True)
+class FoldGeometry:
+    """Which GEMM dimension spans the array's rows, its columns and time under a dataflow, and
+    which operand stays in the PEs, enters along the rows or along the columns.
+
+    The one description of a mapping: the tiler cuts blocks by it, the event model counts
+    busy PEs by it and the functional array chooses its machine by it."""
+
+    dataflow: str
+    rows_dim: str
+    cols_dim: str
+    time_dim: str
+    stationary: str  # the operand held in the PEs: a, b or c
+    row_side: str  # the operand entering along the rows (from the left)
+    col_side: str  # the operand along the columns (from the top, or leaving at the bottom)
+
+    @classmethod
+    def of(cls, dataflow: str) -> FoldGeometry:
+        return _GEOMETRIES[dataflow]
+
+    def sizes(self, m: int, n: int, k: int) -> tuple[int, int, int]:
+        """(rows, cols, time) extents of a GEMM."""
+        size = {"m": m, "n": n, "k": k}
+        return size[self.rows_dim], size[self.cols_dim], size[self.time_dim]
+
+    @property
+    def accumulates(self) -> bool:
+        """Outputs leave the array as partial sums reduced over the rows dimension (ws, is)."""
+        return self.col_side == "c"
+
+
+_GEOMETRIES = {
+    "os": FoldGeometry("os", "m", "n", "k", stationary="c", row_side="a", col_side="b"),
+    "ws": FoldGeometry("ws", "k", "n", "m", stationary="b", row_side="a", col_side="c"),
+    "is": FoldGeometry("is", "k", "m", "n", stationary="a", row_side="b", col_side="c"),
 }
 
 
@@ -71,16 +102,16 @@ def beat_for(array: Array, a_bits: int, b_bits: int) -> Beat:
             return Beat(native * native // (ba * bb), 1)
         return Beat(1, ceil(ba * bb / (native * native)))
     if mode == "bit_serial":
-        streamed, other = (b_bits, a_bits) if array.dataflow == "is" else (a_bits, b_bits)
+        # the operand entering from the left arrives bit-serially
+        left_is_b = FoldGeometry.of(array.dataflow).row_side == "b"
+        streamed, other = (b_bits, a_bits) if left_is_b else (a_bits, b_bits)
         return Beat(1, streamed * ceil(other / native))
     raise ValueError(f"unknown precision mode {mode!r}")
 
 
 def dims(dataflow: str, m: int, n: int, k: int) -> tuple[int, int, int]:
     """(rows-dim, cols-dim, time-dim) sizes of a GEMM under a dataflow."""
-    size = {"m": m, "n": n, "k": k}
-    rows, cols, time = ROLES[dataflow][:3]
-    return size[rows], size[cols], size[time]
+    return FoldGeometry.of(dataflow).sizes(m, n, k)
 
 
 def block_cycles(array: Array, rows_used: int, cols_used: int, t: int, beat: Beat) -> int:
@@ -90,7 +121,8 @@ def block_cycles(array: Array, rows_used: int, cols_used: int, t: int, beat: Bea
     fr, fc = ceil(rows_used / R), ceil(cols_used / C)
     steps = beat.steps(t)
     if array.timing == "scalesim":
-        per_fold = (R + C + steps - 2) if array.dataflow == "os" else (2 * R + C + steps - 2)
+        preload = R if FoldGeometry.of(array.dataflow).accumulates else 0  # ws/is load the PEs
+        per_fold = preload + R + C + steps - 2
         return fr * fc * per_fold
     # Sum over folds of 2r + c - 2 + steps: each row chunk appears once per column fold.
     return 2 * fc * rows_used + fr * cols_used + fr * fc * (steps - 2)
@@ -128,12 +160,10 @@ def block_accesses(array: Array, rows_used: int, cols_used: int, t: int,
     stationary = rows_used * cols_used
     row_side = fc * rows_used * t  # each column fold re-streams the row-side operand
     col_side = fr * cols_used * t  # each row fold re-streams (or re-accumulates) the column side
-    df = array.dataflow
-    if df == "os":
+    g = FoldGeometry.of(array.dataflow)
+    if not g.accumulates:  # os: C stays, A along the rows, B along the columns
         return ArrayAccesses(a_reads=row_side, b_reads=col_side, c_reads=0, c_writes=stationary)
     psum_reads = col_side - (0 if accumulate_onto_existing else cols_used * t)
-    if df == "ws":
-        return ArrayAccesses(a_reads=row_side, b_reads=stationary, c_reads=psum_reads,
-                             c_writes=col_side)
-    return ArrayAccesses(a_reads=stationary, b_reads=row_side, c_reads=psum_reads,
+    reads = {g.stationary: stationary, g.row_side: row_side}
+    return ArrayAccesses(a_reads=reads["a"], b_reads=reads["b"], c_reads=psum_reads,
                          c_writes=col_side)

@@ -3,7 +3,7 @@
 A tile is a block of ``tr`` x ``tc`` of the array's rows and columns dimensions (multiples of the
 array size, so a tile is a whole number of folds) with the full time dimension; cutting the time
 dimension would add fill and drain and change the compute cycles, so it is streamed instead. Per
-dataflow (see ``mapping.ROLES``) each operand is indexed by the tile's row index i, column index
+dataflow (see ``mapping.FoldGeometry``) each operand is indexed by the tile's row index i, column index
 j, or both: the stationary operand by (i, j), the row-side one by i, the column-side one by j.
 For ws/is the column-side operand is the output C, which accumulates over i.
 
@@ -25,7 +25,14 @@ from math import ceil
 
 from accelsim.errors import SimulationError
 from accelsim.hardware.model import BUFFER_OF, Hardware
-from accelsim.sim.mapping import ROLES, ArrayAccesses, Beat, beat_for, block_accesses, block_cycles
+from accelsim.sim.mapping import (
+    ArrayAccesses,
+    Beat,
+    FoldGeometry,
+    beat_for,
+    block_accesses,
+    block_cycles,
+)
 from accelsim.trace.records import Gemm
 
 STORAGE = {"a": ("m", "k"), "b": ("k", "n"), "c": ("m", "n")}  # row-major in DRAM
@@ -92,10 +99,11 @@ class _Geometry:
 
     def __init__(self, hw: Hardware, op: Gemm):
         self.hw, self.op = hw, op
-        df = hw.array.dataflow
-        self.rows_dim, self.cols_dim, self.time_dim, self.stationary, _, _ = ROLES[df]
+        fold = FoldGeometry.of(hw.array.dataflow)
+        self.rows_dim, self.cols_dim, self.time_dim = fold.rows_dim, fold.cols_dim, fold.time_dim
+        self.stationary = fold.stationary
         self.size = {"m": op.m, "n": op.n, "k": op.k}
-        self.accumulates = df != "os"  # C is the column-side operand, reduced over i
+        self.accumulates = fold.accumulates  # C is the column-side operand, reduced over i
         self.slot = {}
         for operand, name in BUFFER_OF.items():
             buf = hw.buffer(name)

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from accelsim.energy.model import COMPONENTS
 from accelsim.errors import AccelsimError
 
 BASELINES = ("fp32", "qat", "bnn")
@@ -156,7 +157,7 @@ def table(doc: dict[str, Any]) -> str:
 def comparison_csv(doc: dict[str, Any]) -> str:
     """One row per method: the figures, then each saving column named by its baseline."""
     keys = ["accuracy", "gemm_energy_pj", "param_movement_energy_pj", "energy_total_pj",
-            *[f"energy_{c}_pj" for c in ("mac", "ifmap", "filter", "ofmap", "dram", "static")],
+            *[f"energy_{c}_pj" for c in COMPONENTS],
             "latency_s", "param_memory_bytes", "training_memory_bytes", "peak_onchip_bytes"]
     saving_cols = [f"saving_{m}_vs_{b}_pct" for b in BASELINES for m in SAVED]
     buf = io.StringIO()

@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from accelsim.energy.model import COMPONENTS
 from accelsim.report.plotting import OKABE_ITO, energy_unit, pyplot, save_figure, stacked_bars
-
-COMPONENTS = ("mac", "ifmap", "filter", "ofmap", "dram", "static")
-PHASES = ("fwd", "bwd_data", "bwd_weight", "update")
+from accelsim.trace.records import PHASES
 
 
 def _reports(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:

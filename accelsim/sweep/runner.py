@@ -21,21 +21,23 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.atomic import write_atomic
+from accelsim.energy.model import COMPONENTS
 from accelsim.errors import UsageError
 from accelsim.sweep.spec import Point
 
-COMPONENTS = ("mac", "ifmap", "filter", "ofmap", "dram", "static")
-
 
 @lru_cache(maxsize=8)
-def _trace_groups(trace: str) -> tuple:
-    """A trace's ops with identical ones merged (their counts summed): the totals of a replay
-    do not depend on op order, and a training trace repeats a few hundred distinct records."""
+def _trace_ops(trace: str, merge: bool) -> tuple:
+    """A trace's ops, with identical ones merged (their counts summed) when ``merge``: under a
+    schedule whose totals do not depend on op order, a training trace of tens of thousands of
+    records replays as a few hundred."""
     from dataclasses import replace
 
     from accelsim.trace import read_trace
 
     _, ops = read_trace(trace)
+    if not merge:
+        return tuple(ops)
     merged: dict[Any, int] = {}
     for op in ops:
         key = replace(op, iter=0, count=1)
@@ -60,10 +62,12 @@ def evaluate_point(point: Point) -> dict[str, Any]:
 def evaluate(hardware: Any, trace: str) -> dict[str, Any]:
     """Replay ``trace`` on ``hardware``: the figures of one sweep point, or its error."""
     from accelsim.errors import AccelsimError
-    from accelsim.replay import replay
+    from accelsim.replay import SerialSchedule, replay
 
+    schedule = SerialSchedule()
     try:
-        report = replay(hardware, _trace_groups(trace), cache=_costs(hardware)).to_json()
+        ops = _trace_ops(trace, merge=schedule.order_free)
+        report = replay(hardware, ops, cache=_costs(hardware), schedule=schedule).to_json()
     except AccelsimError as exc:
         return {"error": str(exc)}
     energy = report["energy_pj"]

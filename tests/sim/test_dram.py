@@ -255,6 +255,19 @@ def test_refresh_stall_is_instant_for_huge_requests():
     assert refresh_stall(t, 0, 10**15) == 2 * (10**15 - 3)
 
 
+def test_every_configured_timing_reaches_the_model():
+    """One source for the DRAM timing names: each ``*_tck`` key is a DramTiming field."""
+    from accelsim.hardware.model import Lpddr4
+    from accelsim.spec.fields import keys
+
+    config = Lpddr4()
+    configured = {k.name[:-4] for k in keys(Lpddr4) if k.name.endswith("_tck")}
+    modelled = {f.name for f in dataclasses.fields(DramTiming)} - {
+        "tck_ns", "bus_bytes", "burst_length", "banks", "row_bytes"}
+    assert configured == modelled
+    assert DramTiming.of(config) == lpddr4_3200()
+
+
 # --- errors --------------------------------------------------------------------------------------
 
 
