@@ -17,11 +17,11 @@ Methods compared:
   ``--torch-no-error-quant``) an identity whose backward rounds the incoming error
   stochastically to 8 bits on each conv/linear output.
 
-accelsim steps are driven as ``accelsim/train/trainer.py`` drives them (``before_forward``,
-``forward``, loss, ``backward``, ``after_backward``, ``update``, under
-``observing(method.observer())``); the "+trace" column adds the trace writer (a
-``trace.jsonl.gz`` in a temporary directory, update transfers included), as ``accelsim train``
-runs. The ratio and the 2x target use the column without the tracer.
+accelsim steps are driven by the loop body ``accelsim/train/trainer.py`` runs,
+``accelsim.train.iteration.run_iteration`` (``begin_batch``, ``before_forward``, ``forward``,
+loss, ``backward``, ``after_backward``, ``update``, under ``observing(method.observer())``);
+the "+trace" column adds the trace writer (a ``trace.jsonl.gz`` in a temporary directory, kept
+and update transfers included), as ``accelsim train`` runs. The ratio and the 2x target use the column without the tracer.
 
 PyTorch is not an accelsim dependency. :func:`ensure_torch` builds a venv of its own, once
 (``~/.cache/accelsim/torch-venv``, or ``$ACCELSIM_TORCH_VENV``), with ``torch==2.13.0`` (the
@@ -159,41 +159,31 @@ def _numpy_blas() -> dict[str, Any]:
 
 
 def _accelsim_setup(method_name: str, batch: int, seed: int):
-    """Model, method, loss, one random batch: what ``trainer.train`` builds, minus the data set."""
+    """Front-end, method, one random batch: what ``trainer.train`` builds, minus the data set."""
     import numpy as np
 
-    from accelsim.train.layers import SoftmaxCrossEntropy
     from accelsim.train.methods import METHODS
-    from accelsim.train.models import build_model
+    from accelsim.train.numpy_frontend import NumpyFrontend
     from accelsim.train.workload import load_workload
 
     workload = load_workload(WORKLOAD, [f"batch_size={batch}"])
     init_seq, round_seq, data_seq = np.random.SeedSequence(seed).spawn(3)
-    model = build_model(MODEL, dict(workload.model.params), INPUT_SHAPE, CLASSES,
-                        np.random.default_rng(init_seq))
-    method = METHODS[method_name](model, workload, np.random.default_rng(round_seq))
+    method_cls = METHODS[method_name]
+    frontend = NumpyFrontend.build(MODEL, dict(workload.model.params), INPUT_SHAPE, CLASSES,
+                                   np.random.default_rng(init_seq), variant=method_cls.variant)
+    method = method_cls(frontend, workload, np.random.default_rng(round_seq))
     data = np.random.default_rng(data_seq)
     x = data.standard_normal((batch, *INPUT_SHAPE)).astype(np.float32)
     y = data.integers(0, CLASSES, size=batch)
-    return workload, model, method, SoftmaxCrossEntropy(), x, y
+    return workload, frontend, method, x, y
 
 
-def _accelsim_step(model, method, loss_fn, x, y, tracer=None) -> Callable[[int], float]:
-    """One training iteration exactly as ``trainer.train``'s inner loop runs it."""
+def _accelsim_step(frontend, method, x, y, tracer=None) -> Callable[[int], float]:
+    """One training iteration: ``trainer.train``'s loop body, the same ``run_iteration``."""
+    from accelsim.train.iteration import run_iteration
 
     def step(iteration: int) -> float:
-        if tracer is not None:
-            tracer.iteration = iteration
-        method.before_forward()
-        logits = model.forward(x)
-        loss = float(loss_fn.forward(logits, y))
-        model.backward(loss_fn.backward())
-        method.after_backward()
-        method.update(iteration)
-        if tracer is not None:
-            for op in method.update_transfers(iteration):
-                tracer.transfer(op)
-        return loss
+        return run_iteration(frontend, method, tracer, x, y, iteration)
 
     return step
 
@@ -207,7 +197,7 @@ def _accelsim_run(method_name: str, batch: int, args: argparse.Namespace,
     from accelsim.train.gemm import observing
     from accelsim.train.tracer import Tracer
 
-    workload, model, method, loss_fn, x, y = _accelsim_setup(method_name, batch, args.seed)
+    workload, frontend, method, x, y = _accelsim_setup(method_name, batch, args.seed)
     with contextlib.ExitStack() as stack:
         stack.enter_context(observing(method.observer()))
         tracer = None
@@ -218,7 +208,7 @@ def _accelsim_run(method_name: str, batch: int, args: argparse.Namespace,
                                                            method=method_name, seed=args.seed)))
             tracer = Tracer(writer, method)
             stack.enter_context(observing(tracer))
-        return _time_steps(_accelsim_step(model, method, loss_fn, x, y, tracer),
+        return _time_steps(_accelsim_step(frontend, method, x, y, tracer),
                            args.warmup, args.steps)
 
 
@@ -244,9 +234,9 @@ def _accelsim_profile(args: argparse.Namespace) -> None:
     from accelsim.train.gemm import observing
 
     (batch,), (method_name,) = args.batches, args.methods
-    _, model, method, loss_fn, x, y = _accelsim_setup(method_name, batch, args.seed)
+    _, frontend, method, x, y = _accelsim_setup(method_name, batch, args.seed)
     with observing(method.observer()):
-        step = _accelsim_step(model, method, loss_fn, x, y)
+        step = _accelsim_step(frontend, method, x, y)
         for i in range(args.warmup):
             step(i)
         profiler = cProfile.Profile()

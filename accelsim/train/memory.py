@@ -1,41 +1,37 @@
 """The training-memory model: bytes a method holds while training one batch, at stored widths.
 
-One ruler for every method (FP32, QAT, RCT, BNN, low-memory BNN). It walks the network by shape,
-no arithmetic, and counts:
+One ruler for every method (FP32, QAT, RCT, BNN, low-memory BNN) and every front-end. It walks
+the network's :class:`~accelsim.train.interfaces.LayerInfo` records (shapes only, no
+arithmetic, no layer classes) and counts:
 
 - parameters: every copy the method keeps (``Method.copies``), plus optimizer state;
-- what each layer keeps for its backward pass, at the width it is stored:
-  Linear/Conv2d their input (the feature map, not the im2col view), ReLU a 1-bit mask, max pooling
-  the argmax position (log2 of the window), BatchNorm the normalised input and per-feature
-  statistics, Sign its input (standard) or a 1-bit mask (low-memory), Embedding its indices,
-  the loss its softmax;
+- what each layer keeps for its backward pass (``LayerInfo.kept``), at the width its rule gives:
+  the width the layer's input arrives at (a GEMM layer's input feature map, not the im2col view;
+  a standard Sign's input), the method's value width (a batch norm's normalised input), or a
+  fixed number of bits (ReLU's 1-bit mask, max pooling's argmax, an embedding's indices, a
+  low-memory layer's 1-bit sign), and the loss its softmax at the error width;
 - transients: the activation flowing forward, the two error tensors flowing backward, and the
   weight gradients produced so far.
 
 The peak is taken over the iteration: during the forward pass (kept tensors accumulate) and the
 backward pass (kept tensors are released layer by layer while gradients accumulate). Value widths
-follow the network: a GEMM's output is stored at the method's activation width for that layer, a
-Sign's output is 1 bit, shape and pooling layers keep their input's width.
+follow the network (``LayerInfo.out_width``): a GEMM's or a norm's output is stored at the
+method's value width for that layer, a Sign's output is 1 bit, shape and pooling layers keep
+their input's width. Layers without parameters store at the widths of the last layer with
+parameters before them (their "owner").
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from accelsim.train.layers import (
-    AvgPool2d,
-    BatchNorm,
-    Conv2d,
-    Embedding,
-    Flatten,
-    Linear,
-    MaxPool2d,
-    ReLU,
-    Sequential,
-)
-from accelsim.train.layers.conv import output_size
+from accelsim.train.interfaces import INPUT_WIDTH, VALUE_WIDTH, LayerInfo, Width
+
+if TYPE_CHECKING:
+    from accelsim.train.methods.base import Method
 
 
 @dataclass
@@ -85,69 +81,65 @@ def _bytes(elements: int, bits: int) -> int:
     return (elements * bits + 7) // 8
 
 
-def _out_shape(layer: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
-    if isinstance(layer, Linear):
-        return (*shape[:-1], layer.out_features)
-    if isinstance(layer, Conv2d):
-        return layer.output_shape(shape)
-    if isinstance(layer, (MaxPool2d, AvgPool2d)):
-        k, s = layer.kernel, layer.stride
-        return (shape[0], shape[1], output_size(shape[2], k, s, 0),
-                output_size(shape[3], k, s, 0))
-    if isinstance(layer, Flatten):
-        return (shape[0], math.prod(shape[1:]))
-    if isinstance(layer, Embedding):
-        return (*shape, layer.dim)
-    return shape  # elementwise: ReLU, Sign, batch norms
+def _bits(width: Width, owner: str, method: Method, arriving: int) -> int:
+    """The bits a width rule gives at a position owned by ``owner``, after ``arriving`` bits."""
+    if width == INPUT_WIDTH:
+        return arriving
+    if width == VALUE_WIDTH:
+        return method.value_bits(owner)
+    if isinstance(width, int):
+        return width
+    raise ValueError(f"unknown width rule {width!r} (want {INPUT_WIDTH!r}, {VALUE_WIDTH!r} or "
+                     "a number of bits)")
 
 
-def training_memory(model: Sequential, method: Any, input_shape: tuple[int, ...],
-                    batch: int) -> MemoryModel:
-    """The memory ``method`` needs to train ``model`` on batches of ``batch`` inputs."""
+def training_memory(layers: Sequence[LayerInfo], method: Method) -> MemoryModel:
+    """The memory ``method`` needs to train the network ``layers`` describe (forward order,
+    described for one batch: ``layers[0].in_shape`` is the batch of inputs)."""
     mem = method.memory()
+    input_shape = layers[0].in_shape
+    batch = input_shape[0]
     result = MemoryModel(batch, dict(mem["param_copies_bytes"]), mem["optimizer_state_bytes"])
     static = sum(result.param_copies_bytes.values()) + result.optimizer_state_bytes
-    shape = (batch, *input_shape)
     width = method.input_bits()
     layer_outputs: list[tuple[int, int]] = []  # (elements, bits) of each layer's output
     grads: list[int] = []  # weight-gradient bytes each layer produces
     kept_at: list[list[Kept]] = []
     owners: list[str] = []  # the layer with parameters whose widths each position stores at
-    owner = next(layer.name for layer in model.layers if layer.parameters())
-    for layer in model.layers:
-        if layer.parameters():
-            owner = layer.name  # layers without parameters store at their producer's widths
+    owner = next(info.name for info in layers if info.params)
+    for info in layers:
+        if info.params:
+            owner = info.name  # layers without parameters store at their producer's widths
         owners.append(owner)
-        elements = math.prod(shape)
-        kept = _kept(layer, owner, method, shape, elements, width)
-        kept_at.append(kept)
-        shape = _out_shape(layer, shape)
-        width = _output_bits(layer, owner, method, width)
-        layer_outputs.append((math.prod(shape), width))
-        params = sum(p.size for p in layer.parameters())
+        kept_at.append([Kept(info.name, k.what, k.elements, _bits(k.width, owner, method, width))
+                        for k in info.kept])
+        width = _bits(info.out_width, owner, method, width)
+        layer_outputs.append((math.prod(info.out_shape), width))
+        params = sum(p.elements for p in info.params)
         grads.append(_bytes(params, method.bits(owner, "weight_grads")) if params else 0)
-    classes = shape[-1]
-    loss_kept = Kept("loss", "softmax", math.prod(shape), method.bits(owner, "errors"))
+    out_shape = layers[-1].out_shape
+    classes = out_shape[-1]
+    loss_kept = Kept("loss", "softmax", math.prod(out_shape), method.bits(owner, "errors"))
     result.kept = [k for ks in kept_at for k in ks] + [loss_kept]
     result.weight_grads_bytes = sum(grads)
     # Forward: everything kept so far, plus the input and output of the running layer.
     peak, phase = 0, ""
     running = 0
-    in_bytes = _bytes(batch * math.prod(input_shape), method.input_bits())
+    in_bytes = _bytes(math.prod(input_shape), method.input_bits())
     for n, kept in enumerate(kept_at):
         running += sum(k.bytes for k in kept)
         out_bytes = _bytes(*layer_outputs[n])
-        keeps_input = any(k.what in INPUT_KEPT for k in kept)  # then it is already counted
+        keeps_input = any(k.is_input for k in layers[n].kept)  # then it is already counted
         live = running + (0 if keeps_input else in_bytes) + out_bytes
         if live > peak:
-            peak, phase = live, f"forward, {model.layers[n].name}"
+            peak, phase = live, f"forward, {layers[n].name}"
         in_bytes = out_bytes
     result.forward_peak_bytes = static + peak
     running += loss_kept.bytes
     # Backward: release each layer's kept tensors after it; gradients accumulate until update.
     grad_out = _bytes(batch * classes, method.bits(owner, "errors"))
     grads_so_far = 0
-    first = next(n for n, layer in enumerate(model.layers) if layer.parameters())
+    first = next(n for n, info in enumerate(layers) if info.params)
     for n in reversed(range(first, len(kept_at))):  # backward stops at the first layer with
         grads_so_far += grads[n]                      # parameters: its input needs no gradient
         # The error a layer passes back is stored at that layer's error width.
@@ -155,51 +147,9 @@ def training_memory(model: Sequential, method: Any, input_shape: tuple[int, ...]
                                               method.bits(owners[n], "errors"))
         live = running + grad_out + grad_in + grads_so_far
         if live > peak:
-            peak, phase = live, f"backward, {model.layers[n].name}"
+            peak, phase = live, f"backward, {layers[n].name}"
         running -= sum(k.bytes for k in kept_at[n])
         grad_out = grad_in
     result.peak_bytes = static + peak
     result.peak_phase = phase
     return result
-
-
-INPUT_KEPT = ("activations", "sign_input")  # kept tensors that are the layer's input itself
-
-
-def _output_bits(layer: Any, owner: str, method: Any, width: int) -> int:
-    if isinstance(layer, (Linear, Conv2d, BatchNorm, Embedding)) or _is_l1_norm(layer):
-        return method.value_bits(owner)
-    if type(layer).__name__ == "Sign":
-        return 1
-    return width  # ReLU, pooling and Flatten keep their input's width
-
-
-def _is_l1_norm(layer: Any) -> bool:
-    return type(layer).__name__.startswith("L1BatchNorm")
-
-
-def _kept(layer: Any, owner: str, method: Any, shape: tuple[int, ...], elements: int,
-          width: int) -> list[Kept]:
-    name = layer.name
-    if isinstance(layer, (Linear, Conv2d)):
-        return [Kept(name, "activations", elements, width)]
-    if isinstance(layer, ReLU):
-        return [Kept(name, "mask", elements, 1)]
-    if isinstance(layer, MaxPool2d):
-        window = layer.kernel * layer.kernel
-        out = math.prod(_out_shape(layer, shape))
-        return [Kept(name, "argmax", out, max(1, math.ceil(math.log2(window))))]
-    if isinstance(layer, Embedding):
-        return [Kept(name, "indices", elements,
-                     max(1, math.ceil(math.log2(layer.num_embeddings))))]
-    features = shape[1] if len(shape) > 2 else shape[-1]
-    if isinstance(layer, BatchNorm) or _is_l1_norm(layer):
-        one_bit = getattr(layer, "backward_mode", getattr(layer, "mode", "exact")) == "sign"
-        xhat_bits = 1 if one_bit else method.value_bits(owner)
-        return [Kept(name, "normalised", elements, xhat_bits),
-                Kept(name, "statistics", 2 * features, 32)]
-    if type(layer).__name__ == "Sign":
-        store = getattr(layer, "store", "real")
-        return [Kept(name, "sign_input" if store == "real" else "mask", elements,
-                     width if store == "real" else 1)]
-    return []  # Flatten, AvgPool2d: nothing

@@ -1,5 +1,9 @@
 """The training loop: one workload, one method, a trace and a metrics file.
 
+The numpy front-end (``numpy_frontend``) is built in the form the method asks for, and every
+batch runs through :func:`accelsim.train.iteration.run_iteration`, the loop body every
+front-end shares.
+
 Seeds: one ``numpy.random.SeedSequence`` per run is split into independent streams for the data
 split, initialisation, shuffling and stochastic rounding, so a seed fixes everything and the
 trace is byte-identical across runs.
@@ -20,53 +24,17 @@ from accelsim.atomic import write_atomic
 from accelsim.errors import WorkloadError, shown
 from accelsim.progress import Progress
 from accelsim.trace.io import TraceWriter
-from accelsim.trace.records import Header, Transfer
+from accelsim.trace.records import Header
 from accelsim.train.data import batch_count, batches, load_dataset
 from accelsim.train.gemm import observing
-from accelsim.train.layers import SoftmaxCrossEntropy
+from accelsim.train.iteration import evaluate, run_iteration
 from accelsim.train.memory import training_memory
-from accelsim.train.methods import METHODS, Method
-from accelsim.train.models import build_model
+from accelsim.train.methods import METHODS
+from accelsim.train.numpy_frontend import NumpyFrontend
 from accelsim.train.tracer import Tracer
 from accelsim.train.workload import Workload, canonical_method
 
 TRACE_NAME = "trace.jsonl.gz"
-# What layers keep for backward besides GEMM inputs (which the GEMMs' own traffic covers).
-KEPT_OUTSIDE_GEMMS = ("mask", "normalised", "statistics", "sign_input", "argmax", "indices",
-                      "softmax")
-
-
-def kept_transfers(model, method: Method, input_shape: tuple[int, ...], batch: int,
-                   iteration: int) -> tuple[list[Transfer], list[Transfer]]:
-    """The DRAM writes (forward) and reads (backward) of what non-GEMM layers keep for the
-    backward pass, at the widths the method keeps them (``accelsim.train.memory``)."""
-    writes: list[Transfer] = []
-    reads: list[Transfer] = []
-    for kept in training_memory(model, method, input_shape, batch).kept:
-        if kept.what not in KEPT_OUTSIDE_GEMMS:
-            continue
-        for direction, phase, out in (("write", "fwd", writes), ("read", "bwd_data", reads)):
-            out.append(Transfer(iter=iteration, layer=kept.layer, tensor="activations",
-                                dir=direction, elements=kept.elements, bits=kept.bits,
-                                phase=phase))
-    return writes, reads
-EVAL_BATCH = 256
-
-
-def evaluate(model, method: Method, loss_fn: SoftmaxCrossEntropy, x: np.ndarray,
-             y: np.ndarray) -> tuple[float, float]:
-    """Mean loss and accuracy of the deployed (quantised) model on ``x``."""
-    model.eval()
-    total_loss, correct = 0.0, 0
-    with method.inference():
-        for start in range(0, len(x), EVAL_BATCH):
-            xb, yb = x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH]
-            method.begin_batch()
-            logits = model.forward(xb)
-            total_loss += float(loss_fn.forward(logits, yb)) * len(xb)
-            correct += int(np.sum(np.argmax(logits, axis=-1) == yb))
-    model.train()
-    return total_loss / len(x), correct / len(x)
 
 
 def learning_rate(workload: Workload, iteration: int, total: int) -> float:
@@ -97,12 +65,11 @@ def train(workload: Workload, method_name: str, out_dir: str | Path, *,
         raise WorkloadError(f"batch_size: {workload.batch_size} is larger than the training set "
                             f"of {data.name} ({len(data.x_train)} samples)")
     method_cls = METHODS[method_name]
-    model = build_model(workload.model.name, workload.model.params, data.x_train.shape[1:],
-                        data.num_classes, np.random.default_rng(init_seq),
-                        variant=getattr(method_cls, "model_variant", None) or None)
-    method = method_cls(model, workload, np.random.default_rng(round_seq))
+    frontend = NumpyFrontend.build(workload.model.name, workload.model.params,
+                                   data.x_train.shape[1:], data.num_classes,
+                                   np.random.default_rng(init_seq), variant=method_cls.variant)
+    method = method_cls(frontend, workload, np.random.default_rng(round_seq))
     shuffle = np.random.default_rng(shuffle_seq)
-    loss_fn = SoftmaxCrossEntropy()
     steps_per_epoch = batch_count(len(data.x_train), workload.batch_size)
     total = workload.epochs * steps_per_epoch
     header = Header(workload=workload.name, method=method_name, seed=workload.seed,
@@ -120,34 +87,15 @@ def train(workload: Workload, method_name: str, out_dir: str | Path, *,
                 losses = []
                 for xb, yb in batches(data.x_train, data.y_train, workload.batch_size,
                                       rng=shuffle):
-                    tracer.iteration = iteration
                     method.optimizer.lr = learning_rate(workload, iteration, total)
-                    method.begin_batch()
-                    method.before_forward()
-                    logits = model.forward(xb)
-                    stored, restored = kept_transfers(model, method, data.x_train.shape[1:],
-                                                      len(xb), iteration)
-                    for op in stored:
-                        tracer.transfer(op)
-                    losses.append(float(loss_fn.forward(logits, yb)))
-                    if not math.isfinite(losses[-1]):
-                        raise WorkloadError(f"training diverged at iteration {iteration} (loss "
-                                            f"{losses[-1]}); lower optimizer.lr")
-                    model.backward(loss_fn.backward())
-                    for op in restored:
-                        tracer.transfer(op)
-                    method.after_backward()
-                    method.update(iteration)
-                    for op in method.update_transfers(iteration):
-                        tracer.transfer(op)
+                    losses.append(run_iteration(frontend, method, tracer, xb, yb, iteration))
                     iteration += 1
                     bar.update(iteration)
                     bar.note(epoch=f"{epoch + 1}/{workload.epochs}", loss=losses[-1])
                 with tracer.paused():
-                    train_loss, train_acc = evaluate(model, method, loss_fn, data.x_train,
+                    train_loss, train_acc = evaluate(frontend, method, data.x_train,
                                                      data.y_train)
-                    test_loss, test_acc = evaluate(model, method, loss_fn, data.x_test,
-                                                   data.y_test)
+                    test_loss, test_acc = evaluate(frontend, method, data.x_test, data.y_test)
                 history.append({"epoch": epoch + 1, "batch_loss": float(np.mean(losses)),
                                 "train_loss": train_loss, "train_accuracy": train_acc,
                                 "test_loss": test_loss, "test_accuracy": test_acc})
@@ -168,9 +116,9 @@ def train(workload: Workload, method_name: str, out_dir: str | Path, *,
         "bitwidth_history": bits,
         "gavg_history": getattr(method, "gavg_history", []),
         "memory": method.memory(),
-        "training_memory": training_memory(model, method, data.x_train.shape[1:],
-                                           workload.batch_size).to_json(),
-        "method_params": asdict(method.params),
+        "training_memory": training_memory(
+            frontend.describe((workload.batch_size, *data.x_train.shape[1:])), method).to_json(),
+        "method_params": asdict(method.settings),
         "optimizer": asdict(workload.optimizer),
         "trace": {"file": TRACE_NAME, "gemms": tracer.gemms, "transfers": tracer.transfers,
                   "records": writer.ops_written},

@@ -1,20 +1,21 @@
-"""The training-memory model against bytes counted by hand."""
+"""The training-memory model against bytes counted by hand, on numpy networks (read through
+the front-end's LayerInfo)."""
 
 import numpy as np
 import pytest
 
 from accelsim.train.memory import training_memory
 from accelsim.train.methods import METHODS
-from accelsim.train.models import build_model
+from accelsim.train.numpy_frontend import NumpyFrontend
 from accelsim.train.workload import load_workload
 
 
 def tiny(method, variant=None, batch=5):
     w = load_workload("mlp-digits")
-    model = build_model("mlp", {"hidden": 3}, (1, 2, 2), 2, np.random.default_rng(0),
-                        variant=variant)
-    return training_memory(model, METHODS[method](model, w, np.random.default_rng(1)),
-                           (1, 2, 2), batch)
+    frontend = NumpyFrontend.build("mlp", {"hidden": 3}, (1, 2, 2), 2, np.random.default_rng(0),
+                                   variant=variant)
+    return training_memory(frontend.describe((batch, 1, 2, 2)),
+                           METHODS[method](frontend, w, np.random.default_rng(1)))
 
 
 def test_fp32_counted_by_hand():

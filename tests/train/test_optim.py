@@ -1,4 +1,5 @@
-"""SGD: PyTorch's update rule by hand, the update/step split RCT relies on, and learning."""
+"""SGD over ParamRefs: PyTorch's update rule by hand, the step_for/step split RCT relies on, the
+state it exposes, and learning."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import numpy as np
 import pytest
 
 from accelsim.train.layers import Linear, Parameter, ReLU, Sequential, SoftmaxCrossEntropy
+from accelsim.train.numpy_frontend import NumpyFrontend, NumpyParam
 from accelsim.train.optim import SGD
 
 
-def param(value, grad):
-    return Parameter("w", np.array(value, dtype=np.float64), np.array(grad, dtype=np.float64))
+def param(value, grad=None, name="w"):
+    grad = None if grad is None else np.array(grad, dtype=np.float64)
+    return NumpyParam(Parameter(name, np.array(value, dtype=np.float64), grad), "layer")
 
 
 def test_momentum_and_weight_decay_by_hand():
@@ -18,32 +21,47 @@ def test_momentum_and_weight_decay_by_hand():
     opt = SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01)
     w, v = np.array([1.0, -2.0]), np.zeros(2)
     for _ in range(3):
-        d = p.grad + 0.01 * w
+        d = p.grad() + 0.01 * w
         v = 0.9 * v + d  # from v = 0 the first step sets v = d, as PyTorch
         w = w - 0.1 * v
         opt.step()
-        np.testing.assert_allclose(p.value, w, rtol=1e-12)
+        np.testing.assert_allclose(p.value(), w, rtol=1e-12)
+        np.testing.assert_allclose(opt.state(p)["momentum"], v, rtol=1e-12)
     assert opt.state_elements() == 2
 
 
 def test_plain_and_nesterov_steps():
     p = param([1.0], [2.0])
     SGD([p], lr=0.5).step()
-    assert p.value[0] == 0.0
+    assert p.value()[0] == 0.0
     q = param([1.0], [2.0])
     opt = SGD([q], lr=0.5, momentum=0.5, nesterov=True)
     opt.step()  # v = 2, step = lr * (g + mu * v) = 0.5 * 3
-    assert q.value[0] == pytest.approx(-0.5)
-    assert SGD([param([1.0], [1.0])], lr=0.1).state_elements() == 0
+    assert q.value()[0] == pytest.approx(-0.5)
+    plain = SGD([param([1.0], [1.0])], lr=0.1)
+    plain.step()
+    assert plain.state_elements() == 0 and plain.state(plain.params[0]) == {}
 
 
-def test_update_leaves_the_weights_alone_and_step_skips_parameters_without_gradients():
-    p, idle = param([1.0], [1.0]), Parameter("idle", np.array([3.0]))
+def test_step_for_leaves_the_weights_alone_and_step_skips_parameters_without_gradients():
+    p, idle = param([1.0], [1.0]), param([3.0], name="idle")
+    storage = p.value()
     opt = SGD([p, idle], lr=0.25, momentum=0.5)
-    assert opt.update(p)[0] == 0.25 and p.value[0] == 1.0
+    assert opt.step_for(p)[0] == 0.25 and p.value()[0] == 1.0
+    assert opt.state(p)["momentum"][0] == 1.0 and opt.state(idle) == {}
     opt.step()  # v = 0.5 * 1 + 1 = 1.5
-    assert p.value[0] == pytest.approx(1.0 - 0.25 * 1.5)
-    assert idle.value[0] == 3.0
+    assert p.value()[0] == pytest.approx(1.0 - 0.25 * 1.5)
+    assert p.value() is storage  # written in place
+    assert idle.value()[0] == 3.0
+
+
+def test_state_is_live_so_a_method_can_store_it_at_its_width():
+    p = param([1.0, 1.0], [0.3, 0.7])
+    opt = SGD([p], lr=0.1, momentum=0.5)
+    opt.step()
+    opt.state(p)["momentum"][...] = [0.25, 0.75]  # as a method rounds it in place
+    opt.step()  # v = 0.5 * v + g
+    np.testing.assert_allclose(opt.state(p)["momentum"], [0.425, 1.075])
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -60,8 +78,9 @@ def test_bad_settings(kwargs, message):
 def test_no_parameters_and_no_gradient():
     with pytest.raises(ValueError, match="SGD got no parameters to optimise"):
         SGD([], lr=0.1)
+    idle = param([1.0], name="idle")
     with pytest.raises(ValueError, match="SGD: parameter 'idle' has no gradient; run backward"):
-        SGD([Parameter("idle", np.ones(1))], lr=0.1).update(Parameter("idle", np.ones(1)))
+        SGD([idle], lr=0.1).step_for(idle)
 
 
 def test_a_small_network_learns(rng):
@@ -70,7 +89,7 @@ def test_a_small_network_learns(rng):
     labels = rng.integers(0, 3, 256)
     x = (centres[labels] + 0.4 * rng.standard_normal((256, 2))).astype(np.float32)
     net = Sequential([Linear(2, 16, rng=rng, name="h"), ReLU(), Linear(16, 3, rng=rng, name="o")])
-    loss, opt = SoftmaxCrossEntropy(), SGD(net.parameters(), lr=0.2, momentum=0.9,
+    loss, opt = SoftmaxCrossEntropy(), SGD(NumpyFrontend(net).params(), lr=0.2, momentum=0.9,
                                            weight_decay=1e-4)
     first = loss.forward(net.forward(x), labels)
     for _ in range(60):
@@ -86,7 +105,7 @@ def test_training_is_deterministic_for_a_seed():
         net = Sequential([Linear(4, 8, rng=rng, name="h"), ReLU(), Linear(8, 3, rng=rng)])
         x = rng.standard_normal((16, 4)).astype(np.float32)
         labels = rng.integers(0, 3, 16)
-        loss, opt = SoftmaxCrossEntropy(), SGD(net.parameters(), lr=0.1, momentum=0.9)
+        loss, opt = SoftmaxCrossEntropy(), SGD(NumpyFrontend(net).params(), lr=0.1, momentum=0.9)
         for _ in range(5):
             loss.forward(net.forward(x), labels)
             net.backward(loss.backward())

@@ -13,6 +13,9 @@ Contract of a layer (the only thing the rest of accelsim relies on):
   ``needs_input_grad`` is False (the first layer of a model) skips the backward-data GEMM and
   returns None; so does a layer whose input has no gradient (Embedding's integer indices).
 * Every matrix product goes through :func:`accelsim.train.gemm.gemm` with the layer's ``name``.
+* ``describe(in_shape)`` returns its :class:`~accelsim.train.interfaces.LayerInfo` (kind,
+  shapes, GEMMs, what it keeps for backward at which width rule): the numpy front-end's answer
+  to what every front-end must tell the memory model, by shape alone.
 * Arithmetic follows the dtype of the parameters and input: float32 for training, float64 for
   gradient checks (build the layer with ``dtype=np.float64``).
 
@@ -32,15 +35,21 @@ from typing import Any
 import numpy as np
 
 from accelsim.errors import WorkloadError, shown
+from accelsim.train.interfaces import LayerInfo, ParamInfo
 
 
 @dataclass(eq=False)
 class Parameter:
-    """A trainable tensor and the gradient the last backward wrote for it (None before)."""
+    """A trainable tensor and the gradient the last backward wrote for it (None before).
+
+    ``role`` says what the tensor is to a training method (``interfaces.ROLES``: gemm_weight,
+    bias, norm_scale, ...), so methods never need to know which layer class holds it.
+    """
 
     name: str
     value: np.ndarray
     grad: np.ndarray | None = None
+    role: str = ""
 
     @property
     def size(self) -> int:
@@ -66,6 +75,15 @@ class Layer:
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
         raise NotImplementedError
+
+    def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
+        """What this layer is for an input of ``in_shape``, by shape alone (see
+        ``accelsim.train.interfaces.LayerInfo``): what the memory model and a shape-only trace
+        read instead of this class."""
+        raise NotImplementedError(f"{type(self).__name__} cannot describe itself")
+
+    def param_infos(self) -> tuple[ParamInfo, ...]:
+        return tuple(ParamInfo(p.name, p.role, tuple(p.value.shape)) for p in self.parameters())
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
@@ -131,13 +149,18 @@ class Sequential(Layer):
 
 def check_input(layer: Layer, x: np.ndarray, expected: Iterable[int | str]) -> None:
     """Raise WorkloadError unless ``x`` has shape ``expected`` (strings match any size)."""
+    check_shape(layer, x.shape, expected)
+
+
+def check_shape(layer: Layer, shape: tuple[int, ...], expected: Iterable[int | str]) -> None:
+    """Raise WorkloadError unless ``shape`` is ``expected`` (strings match any size)."""
     expected = tuple(expected)
-    ok = x.ndim == len(expected) and all(
-        isinstance(want, str) or got == want for got, want in zip(x.shape, expected, strict=True))
+    ok = len(shape) == len(expected) and all(
+        isinstance(want, str) or got == want for got, want in zip(shape, expected, strict=True))
     if not ok:
         want = ", ".join(str(d) for d in expected)
         raise WorkloadError(f"layer {shown(layer.name)} ({type(layer).__name__}): expected "
-                            f"input of shape [{want}], got {list(x.shape)}")
+                            f"input of shape [{want}], got {list(shape)}")
 
 
 def check_positive(owner: str, **sizes: int) -> None:

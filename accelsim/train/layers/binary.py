@@ -10,8 +10,9 @@ it keeps for backward, which is where the two binary training methods of issue 5
   retains activations only in binary form: ``Sign(store="mask")`` keeps the boolean mask
   |x| <= 1, ``L1BatchNorm(backward="sign")`` keeps the boolean sign(xhat).
 
-What a layer keeps is ``_saved`` (see each class), and ``kept_bits_per_element`` says how many
-bits of information per input element that is, for the training-memory model: the float width
+What a layer keeps is ``_saved`` (see each class); ``describe`` tells the training-memory model
+its width by shape (1 bit, or the width of the values it keeps), and ``kept_bits_per_element``
+says how many bits of information per input element the last forward kept: the float width
 (32 for float32) or 1. A numpy bool takes a byte, but a device packs it into one bit.
 
 Not a GEMM: nothing here calls :func:`accelsim.train.gemm.gemm`.
@@ -19,11 +20,13 @@ Not a GEMM: nothing here calls :func:`accelsim.train.gemm.gemm`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from accelsim.errors import WorkloadError, shown
+from accelsim.train.interfaces import INPUT_WIDTH, VALUE_WIDTH, KeptSpec, LayerInfo, Width
 from accelsim.train.layers.base import Layer, Parameter, check_input
 from accelsim.train.layers.norm import NormBase
 
@@ -58,6 +61,13 @@ class Sign(Layer):
         """Bits of information kept per input element by the last forward."""
         kept = self.saved()
         return 1 if self.store == "mask" else kept.dtype.itemsize * 8
+
+    def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
+        """Keeps its input (at the width it arrives) or a 1-bit mask; outputs +-1 (1 bit)."""
+        n = math.prod(in_shape)
+        kept = (KeptSpec("sign_input", n, INPUT_WIDTH, is_input=True) if self.store == "real"
+                else KeptSpec("mask", n, 1))
+        return LayerInfo(self.name, "sign", in_shape, in_shape, kept=(kept,), out_width=1)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not np.issubdtype(x.dtype, np.floating):
@@ -122,6 +132,8 @@ class L1BatchNorm(NormBase):
     ``inv_sigma`` the per-feature 1/sigma and ``trained`` whether batch statistics were used.
     """
 
+    kind = "l1batchnorm"
+
     def __init__(self, num_features: int, *, name: str = "l1bn", backward: str = "exact",
                  momentum: float = 0.1, eps: float = 1e-5, affine: bool = True,
                  dtype: Any = np.float32):
@@ -135,6 +147,11 @@ class L1BatchNorm(NormBase):
         return [self.weight, self.bias] if self.affine else []
 
     @property
+    def normalised_width(self) -> Width:
+        """The "sign" backward keeps 1 bit of the normalised input; "exact" a real value."""
+        return 1 if self.backward_mode == "sign" else VALUE_WIDTH
+
+    @property
     def kept_bits_per_element(self) -> int:
         """Bits of information kept per input element by the last forward (the per-feature
         1/sigma comes on top: ``num_features`` values of the input's dtype)."""
@@ -142,7 +159,7 @@ class L1BatchNorm(NormBase):
         return 1 if self.backward_mode == "sign" else kept.dtype.itemsize * 8
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        check_input(self, x, ("N", self.num_features) + ("*",) * (self.rank - 2))
+        check_input(self, x, self._expected())
         if self.training:
             count = x.size // self.num_features
             if count < 2:

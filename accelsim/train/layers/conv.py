@@ -34,7 +34,15 @@ import numpy as np
 
 from accelsim.errors import WorkloadError, shown
 from accelsim.train.gemm import gemm
-from accelsim.train.layers.base import Layer, Parameter, check_input, check_positive, uniform
+from accelsim.train.interfaces import INPUT_WIDTH, VALUE_WIDTH, GemmShape, KeptSpec, LayerInfo
+from accelsim.train.layers.base import (
+    Layer,
+    Parameter,
+    check_input,
+    check_positive,
+    check_shape,
+    uniform,
+)
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -97,9 +105,9 @@ class Conv2d(Layer):
         bound = 1.0 / math.sqrt(in_channels * kh * kw)
         self.weight = Parameter(f"{name}.weight",
                                 uniform(rng, bound, (out_channels, in_channels, kh, kw), dtype,
-                                        f"layer {name!r}"))
-        self.bias = (Parameter(f"{name}.bias", uniform(rng, bound, (out_channels,), dtype))
-                     if bias else None)
+                                        f"layer {name!r}"), role="gemm_weight")
+        self.bias = (Parameter(f"{name}.bias", uniform(rng, bound, (out_channels,), dtype),
+                               role="bias") if bias else None)
 
     def parameters(self) -> list[Parameter]:
         return [self.weight] if self.bias is None else [self.weight, self.bias]
@@ -110,13 +118,34 @@ class Conv2d(Layer):
         return (shape[0], self.out_channels, output_size(shape[2], kh, s, p),
                 output_size(shape[3], kw, s, p))
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        check_input(self, x, ("N", self.in_channels, "H", "W"))
-        n, o, oh, ow = self.output_shape(x.shape)
+    def _fitting_output(self, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """The output shape, after checking that the kernel fits the input."""
+        n, o, oh, ow = self.output_shape(shape)
         if oh < 1 or ow < 1:
             raise WorkloadError(f"layer {shown(self.name)} (Conv2d): kernel {list(self.kernel)} "
                                 f"with padding {self.padding} does not fit input "
-                                f"{list(x.shape[2:])}")
+                                f"{list(shape[2:])}")
+        return n, o, oh, ow
+
+    def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
+        """Keeps its input feature map (not the im2col view) for bwd_weight; see the GEMM
+        table: P = N*OH*OW, K = C*kh*kw, the feature map's size as A's or C's footprint."""
+        check_shape(self, in_shape, ("N", self.in_channels, "H", "W"))
+        out = self._fitting_output(in_shape)
+        n, o, oh, ow = out
+        pixels, patch = n * oh * ow, self.in_channels * math.prod(self.kernel)
+        footprint = math.prod(in_shape)
+        gemms = [GemmShape("fwd", pixels, o, patch, a_elements=footprint),
+                 GemmShape("bwd_weight", patch, o, pixels, a_elements=footprint)]
+        if self.needs_input_grad:
+            gemms.append(GemmShape("bwd_data", pixels, patch, o, c_elements=footprint))
+        return LayerInfo(self.name, "conv2d", in_shape, out, tuple(gemms),
+                         kept=(KeptSpec("activations", footprint, INPUT_WIDTH, is_input=True),),
+                         params=self.param_infos(), out_width=VALUE_WIDTH)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input(self, x, ("N", self.in_channels, "H", "W"))
+        n, o, oh, ow = self._fitting_output(x.shape)
         cols = im2col(x, *self.kernel, self.stride, self.padding)  # [K, P]
         y = gemm(cols.T, self.weight.value.reshape(o, -1).T, layer=self.name, phase="fwd",
                  a_elements=x.size)

@@ -24,6 +24,7 @@ import numpy as np
 
 from accelsim.errors import WorkloadError, shown
 from accelsim.train.gemm import gemm
+from accelsim.train.interfaces import INPUT_WIDTH, VALUE_WIDTH, GemmShape, KeptSpec, LayerInfo
 from accelsim.train.layers.base import Layer, Parameter, check_positive, claim, uniform
 
 
@@ -39,17 +40,32 @@ class Linear(Layer):
         bound = 1.0 / math.sqrt(in_features)
         self.weight = Parameter(f"{name}.weight",
                                 uniform(rng, bound, (out_features, in_features), dtype,
-                                        f"layer {name!r}"))
-        self.bias = (Parameter(f"{name}.bias", uniform(rng, bound, (out_features,), dtype))
-                     if bias else None)
+                                        f"layer {name!r}"), role="gemm_weight")
+        self.bias = (Parameter(f"{name}.bias", uniform(rng, bound, (out_features,), dtype),
+                               role="bias") if bias else None)
 
     def parameters(self) -> list[Parameter]:
         return [self.weight] if self.bias is None else [self.weight, self.bias]
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        if x.ndim < 2 or x.shape[-1] != self.in_features:
+    def _check(self, shape: tuple[int, ...]) -> None:
+        if len(shape) < 2 or shape[-1] != self.in_features:
             raise WorkloadError(f"layer {shown(self.name)} (Linear): expected input of shape "
-                                f"[..., {self.in_features}], got {list(x.shape)}")
+                                f"[..., {self.in_features}], got {list(shape)}")
+
+    def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
+        """Keeps its input (at the width it arrives) for bwd_weight; see the GEMM table."""
+        self._check(in_shape)
+        rows, i, o = math.prod(in_shape[:-1]), self.in_features, self.out_features
+        gemms = [GemmShape("fwd", rows, o, i), GemmShape("bwd_weight", i, o, rows)]
+        if self.needs_input_grad:
+            gemms.append(GemmShape("bwd_data", rows, i, o))
+        return LayerInfo(self.name, "linear", in_shape, (*in_shape[:-1], o), tuple(gemms),
+                         kept=(KeptSpec("activations", math.prod(in_shape), INPUT_WIDTH,
+                                        is_input=True),),
+                         params=self.param_infos(), out_width=VALUE_WIDTH)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check(x.shape)
         rows = x.reshape(-1, self.in_features)
         y = gemm(rows, self.weight.value.T, layer=self.name, phase="fwd")
         if self.bias is not None:
@@ -81,11 +97,18 @@ class Embedding(Layer):
         # PyTorch's default: N(0, 1).
         self.weight = Parameter(f"{name}.weight",
                                 rng.standard_normal(claim(f"layer {name!r}", (num_embeddings, dim)))
-                                .astype(dtype))
+                                .astype(dtype), role="embedding")
         self.needs_input_grad = False
 
     def parameters(self) -> list[Parameter]:
         return [self.weight]
+
+    def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
+        """No GEMM; keeps its indices, ceil(log2(num_embeddings)) bits each."""
+        index_bits = max(1, math.ceil(math.log2(self.num_embeddings)))
+        return LayerInfo(self.name, "embedding", in_shape, (*in_shape, self.dim),
+                         kept=(KeptSpec("indices", math.prod(in_shape), index_bits),),
+                         params=self.param_infos(), out_width=VALUE_WIDTH)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not np.issubdtype(x.dtype, np.integer):

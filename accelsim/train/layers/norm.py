@@ -16,12 +16,20 @@ training ``dx = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + eps)``; eval
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from accelsim.errors import WorkloadError, shown
-from accelsim.train.layers.base import Layer, Parameter, check_input, check_positive
+from accelsim.train.interfaces import VALUE_WIDTH, KeptSpec, LayerInfo, Width
+from accelsim.train.layers.base import (
+    Layer,
+    Parameter,
+    check_input,
+    check_positive,
+    check_shape,
+)
 
 
 def check_norm_options(owner: str, num_features: int, momentum: float, eps: float) -> None:
@@ -38,6 +46,7 @@ class NormBase(Layer):
     (``weight``), beta (``bias``) and running mean, and the axes it reduces over."""
 
     rank = 0  # set by the variants
+    kind = ""  # LayerInfo.kind, set by the variants
 
     def __init__(self, num_features: int, *, name: str, momentum: float, eps: float,
                  dtype: Any):
@@ -45,15 +54,36 @@ class NormBase(Layer):
         self.owner = f"layer {shown(name)} ({type(self).__name__})"
         check_norm_options(self.owner, num_features, momentum, eps)
         self.num_features, self.momentum, self.eps = num_features, momentum, eps
-        self.weight = Parameter(f"{name}.weight", np.ones(num_features, dtype=dtype))
-        self.bias = Parameter(f"{name}.bias", np.zeros(num_features, dtype=dtype))
+        self.weight = Parameter(f"{name}.weight", np.ones(num_features, dtype=dtype),
+                                role="norm_scale")
+        self.bias = Parameter(f"{name}.bias", np.zeros(num_features, dtype=dtype),
+                              role="norm_shift")
         self.running_mean = np.zeros(num_features, dtype=dtype)
         self._axes = (0, *range(2, self.rank))
         self._shape = (1, num_features) + (1,) * (self.rank - 2)  # broadcasts a per-feature value
 
+    def _expected(self) -> tuple[int | str, ...]:
+        return ("N", self.num_features) + ("*",) * (self.rank - 2)
+
+    def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
+        """Keeps the normalised input (at ``normalised_width``) and two 32-bit statistics per
+        feature; its output is a real value of the method's value width."""
+        check_shape(self, in_shape, self._expected())
+        kept = (KeptSpec("normalised", math.prod(in_shape), self.normalised_width),
+                KeptSpec("statistics", 2 * self.num_features, 32))
+        return LayerInfo(self.name, self.kind, in_shape, in_shape, kept=kept,
+                         params=self.param_infos(), out_width=VALUE_WIDTH)
+
+    @property
+    def normalised_width(self) -> Width:
+        """Width rule of the normalised input kept for backward."""
+        return VALUE_WIDTH
+
 
 class BatchNorm(NormBase):
     """Normalise axis 1 of an input of rank ``rank`` over all its other axes."""
+
+    kind = "batchnorm"
 
     def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5,
                  name: str = "bn", dtype: Any = np.float32):
@@ -64,7 +94,7 @@ class BatchNorm(NormBase):
         return [self.weight, self.bias]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        check_input(self, x, ("N", self.num_features) + ("*",) * (self.rank - 2))
+        check_input(self, x, self._expected())
         if self.training:
             count = x.size // self.num_features
             if count < 2:

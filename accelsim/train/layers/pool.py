@@ -13,15 +13,20 @@ input and output and, in backward, sends each window's gradient to the first max
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from accelsim.errors import WorkloadError, shown
-from accelsim.train.layers.base import Layer, check_input, check_positive
+from accelsim.train.interfaces import KeptSpec, LayerInfo
+from accelsim.train.layers.base import Layer, check_input, check_positive, check_shape
 from accelsim.train.layers.conv import output_size
 
 
 class _Pool2d(Layer):
     """Shared checks and the loop over kernel offsets; subclasses supply the per-offset math."""
+
+    kind = ""  # LayerInfo.kind, set by the variants
 
     def __init__(self, kernel_size: int, stride: int | None = None, *, name: str):
         super().__init__(name)
@@ -30,13 +35,26 @@ class _Pool2d(Layer):
                        stride=stride)
         self.kernel, self.stride = kernel_size, stride
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        check_input(self, x, ("N", "C", "H", "W"))
+    def _output_size(self, shape: tuple[int, ...]) -> tuple[int, int]:
         k, s = self.kernel, self.stride
-        oh, ow = output_size(x.shape[2], k, s, 0), output_size(x.shape[3], k, s, 0)
+        oh, ow = output_size(shape[2], k, s, 0), output_size(shape[3], k, s, 0)
         if oh < 1 or ow < 1:
             raise WorkloadError(f"layer {shown(self.name)} ({type(self).__name__}): window {k} "
-                                f"does not fit input {list(x.shape[2:])}")
+                                f"does not fit input {list(shape[2:])}")
+        return oh, ow
+
+    def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
+        check_shape(self, in_shape, ("N", "C", "H", "W"))
+        out = (in_shape[0], in_shape[1], *self._output_size(in_shape))
+        return LayerInfo(self.name, self.kind, in_shape, out, kept=self._kept(out))
+
+    def _kept(self, out_shape: tuple[int, ...]) -> tuple[KeptSpec, ...]:
+        """What backward needs, by shape (for the memory model)."""
+        return ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input(self, x, ("N", "C", "H", "W"))
+        oh, ow = self._output_size(x.shape)
         y = self._pool(self._blocks(x, oh, ow))
         self._saved = (x, y)
         return y
@@ -69,8 +87,16 @@ class _Pool2d(Layer):
 class MaxPool2d(_Pool2d):
     """Maximum over each k x k window; its gradient goes to the first maximal element."""
 
+    kind = "maxpool2d"
+
     def __init__(self, kernel_size: int, stride: int | None = None, *, name: str = "maxpool"):
         super().__init__(kernel_size, stride, name=name)
+
+    def _kept(self, out_shape: tuple[int, ...]) -> tuple[KeptSpec, ...]:
+        """A device keeps each window's argmax: ceil(log2(k*k)) bits per output (this numpy
+        layer keeps its input and output instead, and recomputes it)."""
+        bits = max(1, math.ceil(math.log2(self.kernel * self.kernel)))
+        return (KeptSpec("argmax", math.prod(out_shape), bits),)
 
     def _pool(self, blocks: list[np.ndarray]) -> np.ndarray:
         y = blocks[0].copy()
@@ -89,6 +115,8 @@ class MaxPool2d(_Pool2d):
 
 class AvgPool2d(_Pool2d):
     """Mean over each k x k window."""
+
+    kind = "avgpool2d"
 
     def __init__(self, kernel_size: int, stride: int | None = None, *, name: str = "avgpool"):
         super().__init__(kernel_size, stride, name=name)

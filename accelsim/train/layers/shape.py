@@ -6,9 +6,12 @@ PyTorch) and :class:`Flatten` ([N, ...] -> [N, prod(...)], a view both ways).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from accelsim.errors import WorkloadError, shown
+from accelsim.train.interfaces import KeptSpec, LayerInfo
 from accelsim.train.layers.base import Layer
 
 
@@ -17,6 +20,11 @@ class ReLU(Layer):
 
     def __init__(self, name: str = "relu"):
         super().__init__(name)
+
+    def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
+        """Keeps a 1-bit mask (x > 0); its output has its input's width."""
+        return LayerInfo(self.name, "relu", in_shape, in_shape,
+                         kept=(KeptSpec("mask", math.prod(in_shape), 1),))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         passed = x > 0
@@ -34,10 +42,18 @@ class Flatten(Layer):
     def __init__(self, name: str = "flatten"):
         super().__init__(name)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        if x.ndim < 2:
+    def _check(self, shape: tuple[int, ...]) -> None:
+        if len(shape) < 2:
             raise WorkloadError(f"layer {shown(self.name)} (Flatten): expected input with a batch "
-                                f"axis and at least one more, got shape {list(x.shape)}")
+                                f"axis and at least one more, got shape {list(shape)}")
+
+    def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
+        """A view both ways: keeps nothing."""
+        self._check(in_shape)
+        return LayerInfo(self.name, "flatten", in_shape, (in_shape[0], math.prod(in_shape[1:])))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check(x.shape)
         self._saved = x.shape
         return x.reshape(x.shape[0], -1)
 

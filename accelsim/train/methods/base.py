@@ -1,27 +1,33 @@
-"""What every training method shares: operand widths, the quantising GEMM hook, the update's
-DRAM traffic and the memory each copy of the parameters takes.
+"""What every training method shares: the hooks around a step, the update's DRAM traffic and
+the memory each copy of the parameters takes.
 
-A method is a small subclass that says how wide each tensor is (``bits``), what it keeps
-(``copies``), and how it applies an update (``update``). The base turns that into the GEMM
-observer that quantises operands, the update-phase transfers the trace records, and the
-parameter-memory figures of ``metrics.json``.
+A method owns policy, never mechanics. It is a small subclass that says how wide each tensor
+is (``bits``), what it keeps (``copies``), what it does to the gradients (``prepare_gradients``)
+and how it applies an update (``update``); it sees the model only through the framework-free
+interfaces of ``accelsim.train.interfaces`` (a front-end's ``ParamRef`` list and an
+``Optimizer`` with exposed state), so every front-end trains with the same definition. The base
+turns that policy into the GEMM hook that quantises operands (``methods.quantiser``), the
+update-phase transfers the trace records, and the parameter-memory figures of ``metrics.json``.
+A method that computes with other weights than it stores sets ``shadow`` (a
+:class:`~accelsim.train.shadow.ShadowWeights`); one that trains another form of the network
+names it in ``variant``, which the front-end builds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
-from accelsim.trace.records import OPERAND_TENSORS, Transfer
-from accelsim.train.gemm import GemmObserver, GemmOp
-from accelsim.train.layers import Parameter, Sequential
+from accelsim.trace.records import Transfer
+from accelsim.train.interfaces import Frontend, ParamRef, elements
+from accelsim.train.methods.quantiser import OperandQuantiser
 from accelsim.train.optim import SGD
 from accelsim.train.quant import quantise
-from accelsim.train.workload import Workload
+from accelsim.train.shadow import ShadowWeights
+from accelsim.train.workload import Workload, method_key
 
 METHODS: dict[str, type[Method]] = {}
 
@@ -37,27 +43,28 @@ def method(name: str):
     return register
 
 
-def layer_of(param: Parameter) -> str:
-    return param.name.rsplit(".", 1)[0]
-
-
 class Method:
-    """Base of FP32, QAT and RCT. Subclasses override ``bits``, ``copies`` and ``update``."""
+    """Base of every method. Subclasses override ``bits``, ``copies`` and ``update``, and the
+    hooks they need."""
 
     name: ClassVar[str] = ""
     dtype: ClassVar[str] = "int"  # how the GEMMs compute: "fp" or "int"
     acc_bits: ClassVar[int] = 32
-    weights_on_grid: ClassVar[bool] = False  # the layers' weights already sit on their grid
+    weights_on_grid: ClassVar[bool] = False  # the weights the GEMMs see already sit on their grid
+    variant: ClassVar[str | None] = None  # the form of the network it trains (None: as written)
 
-    def __init__(self, model: Sequential, workload: Workload, rng: np.random.Generator):
-        self.model, self.workload, self.rng = model, workload, rng
-        self.params = getattr(workload.methods, self.name.replace("-", "_"))
+    def __init__(self, frontend: Frontend, workload: Workload, rng: np.random.Generator):
+        self.frontend, self.workload, self.rng = frontend, workload, rng
+        self.settings = getattr(workload.methods, method_key(self.name))
+        self.params: list[ParamRef] = list(frontend.params())
         opt = workload.optimizer
-        self.optimizer = SGD(model.parameters(), lr=opt.lr, momentum=opt.momentum,
+        self.optimizer = SGD(self.params, lr=opt.lr, momentum=opt.momentum,
                              weight_decay=opt.weight_decay)
-        self.layers: dict[str, list[Parameter]] = {}
-        for p in model.parameters():
-            self.layers.setdefault(layer_of(p), []).append(p)
+        self.layers: dict[str, list[ParamRef]] = {}
+        for p in self.params:
+            self.layers.setdefault(p.layer, []).append(p)
+        self.shadow: ShadowWeights | None = None
+        self._observer = OperandQuantiser(self)
 
     # ---- what subclasses say ---------------------------------------------------------------
     def bits(self, layer: str, tensor: str) -> int:
@@ -72,6 +79,10 @@ class Method:
         """Apply the gradients of the last backward pass."""
         raise NotImplementedError
 
+    def prepare_gradients(self) -> None:
+        """Turn the gradients of the last backward into the ones the update uses (a
+        straight-through mask, the width they are stored at); runs after ``restore_weights``."""
+
     def value_bits(self, layer: str) -> int:
         """Width at which real-valued intermediates of ``layer`` (GEMM outputs, normalised
         values) are stored; the GEMM operand width unless a method says otherwise."""
@@ -81,15 +92,29 @@ class Method:
         """Stored width of the training inputs (the first GEMM's A operand)."""
         return self.bits(next(iter(self.layers)), "activations")
 
-    # ---- hooks around a step (no-ops unless a method needs them) ----------------------------
+    @property
+    def state_bits(self) -> int:
+        """Stored width of the optimizer state."""
+        return 32
+
+    # ---- hooks around a step ------------------------------------------------------------------
+    def begin_batch(self) -> None:
+        """A new batch: forget the operands quantised for the last one."""
+        self._observer.reset()
+
     def before_forward(self) -> None:
-        pass
+        """Put the weights the GEMMs use in place (the shadow, if the method has one)."""
+        if self.shadow is not None:
+            self.shadow.swap_in()
+
+    def restore_weights(self) -> None:
+        """Undo ``before_forward``'s swap (if it made one)."""
+        if self.shadow is not None:
+            self.shadow.restore()
 
     def after_backward(self) -> None:
-        pass
-
-    def _restore(self) -> None:
-        """Undo ``before_forward``'s swap of the weights the GEMMs use (if it made one)."""
+        self.restore_weights()
+        self.prepare_gradients()
 
     @contextmanager
     def inference(self) -> Iterator[None]:
@@ -98,29 +123,25 @@ class Method:
         try:
             yield
         finally:
-            self._restore()
+            self.restore_weights()
 
-    # ---- derived from the above ---------------------------------------------------------------
-    @property
-    def state_bits(self) -> int:
-        return 32
-
-    def observer(self) -> _Quantiser:
+    def observer(self) -> OperandQuantiser:
         """The GEMM hook that quantises operands (one per method; see ``begin_batch``)."""
-        if not hasattr(self, "_observer"):
-            self._observer = _Quantiser(self)
         return self._observer
 
-    def begin_batch(self) -> None:
-        """A new batch: forget the operands quantised for the last one."""
-        self.observer().reset()
+    # ---- shared mechanics for the policies -----------------------------------------------------
+    def store_state(self, p: ParamRef, bits: int) -> None:
+        """Keep ``p``'s optimizer state on a ``bits``-wide grid (nearest), in place."""
+        for value in self.optimizer.state(p).values():
+            value[...] = quantise(value, bits).values
 
+    # ---- derived from the above ---------------------------------------------------------------
     def update_transfers(self, iteration: int) -> Iterator[Transfer]:
         """DRAM traffic of the update: read the updated copy, the gradients and the momentum;
         write the momentum and every copy."""
         momentum = self.workload.optimizer.momentum > 0
         for layer, params in self.layers.items():
-            elements = sum(p.size for p in params)
+            count = sum(elements(p) for p in params)
             copies = self.copies(layer)
             primary = next(iter(copies))  # the copy the optimizer updates
             moves = [(primary, "read", copies[primary]),
@@ -131,7 +152,7 @@ class Method:
             moves += [(tensor, "write", bits) for tensor, bits in copies.items()]
             for tensor, direction, bits in moves:
                 yield Transfer(iter=iteration, layer=layer, tensor=tensor, dir=direction,
-                               elements=elements, bits=bits, phase="update")
+                               elements=count, bits=bits, phase="update")
 
     def memory(self) -> dict[str, Any]:
         """Bytes held for parameters (every copy), gradients and optimizer state."""
@@ -139,68 +160,15 @@ class Method:
         grads = state = 0
         momentum = self.workload.optimizer.momentum > 0
         for layer, params in self.layers.items():
-            elements = sum(p.size for p in params)
+            count = sum(elements(p) for p in params)
             for tensor, bits in self.copies(layer).items():
-                copies[tensor] = copies.get(tensor, 0) + _bytes(elements, bits)
-            grads += _bytes(elements, self.bits(layer, "weight_grads"))
-            state += _bytes(elements, self.state_bits) if momentum else 0
+                copies[tensor] = copies.get(tensor, 0) + _bytes(count, bits)
+            grads += _bytes(count, self.bits(layer, "weight_grads"))
+            state += _bytes(count, self.state_bits) if momentum else 0
         return {"param_memory_bytes": sum(copies.values()), "param_copies_bytes": copies,
                 "weight_grads_bytes": grads, "optimizer_state_bytes": state,
-                "parameters": sum(p.size for p in self.model.parameters())}
+                "parameters": sum(elements(p) for p in self.params)}
 
 
-def _bytes(elements: int, bits: int) -> int:
-    return (elements * bits + 7) // 8
-
-
-class _Quantiser(GemmObserver):
-    """Puts each GEMM operand on its tensor's grid and reports the widths.
-
-    A tensor used by two GEMMs of a batch (a convolution's patch matrix in fwd and bwd_weight,
-    an error tensor in bwd_data and bwd_weight) is quantised once and reused, as hardware would
-    store it once: the same values (and the same stochastic draw) reach both GEMMs.
-    """
-
-    def __init__(self, method: Method):
-        self.method = method
-        self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-
-    def reset(self) -> None:
-        self._cache.clear()
-
-    def operands(self, op: GemmOp, a: np.ndarray, b: np.ndarray
-                 ) -> tuple[GemmOp, np.ndarray, np.ndarray]:
-        m = self.method
-        if m.dtype == "fp":
-            return op, a, b
-        a_tensor, b_tensor, _ = OPERAND_TENSORS[op.phase]
-        a_bits, b_bits = m.bits(op.layer, a_tensor), m.bits(op.layer, b_tensor)
-        qa = self._quantise(a, a_bits, a_tensor)
-        qb = self._quantise(b, b_bits, b_tensor)
-        return replace(op, a_bits=a_bits, b_bits=b_bits, dtype="int"), qa, qb
-
-    def _quantise(self, x: np.ndarray, bits: int, tensor: str) -> np.ndarray:
-        """Errors are rounded stochastically (unbiased: the many small gradient entries survive
-        on average, Gupta et al. 2015); activations and weights to nearest."""
-        if bits >= 32 or (tensor == "weights" and self.method.weights_on_grid):
-            return x
-        key, transposed = _layout_key(x, bits, tensor)
-        hit = self._cache.get(key)
-        if hit is None:
-            canonical = x.T if transposed else x
-            if tensor == "errors":
-                q = quantise(canonical, bits, rounding="stochastic", rng=self.method.rng).values
-            else:
-                q = quantise(canonical, bits).values
-            hit = self._cache[key] = (x, q)  # holding x keeps its memory from being reused
-        return hit[1].T if transposed else hit[1]
-
-
-def _layout_key(x: np.ndarray, bits: int, tensor: str) -> tuple[tuple, bool]:
-    """Identify a 2-D operand by its memory and layout, a transposed view like the original."""
-    address = x.__array_interface__["data"][0]
-    shape, strides = x.shape, x.strides
-    transposed = x.ndim == 2 and strides[0] < strides[1]
-    if transposed:
-        shape, strides = shape[::-1], strides[::-1]
-    return (address, shape, strides, x.dtype.str, bits, tensor), transposed
+def _bytes(count: int, bits: int) -> int:
+    return (count * bits + 7) // 8

@@ -16,70 +16,71 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.train.methods.base import Method, layer_of, method
+from accelsim.train.interfaces import Frontend
+from accelsim.train.methods.base import Method, method
 from accelsim.train.quant import quantise
+from accelsim.train.workload import Workload
 
 
 @method("rct")
 class Rct(Method):
     weights_on_grid = True  # the model only ever holds quantised weights
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        p = self.params
-        self.layer_bits = dict.fromkeys(self.layers, p.init_bits)
-        self.t_min = p.t_min / (1.0 + p.tradeoff)
-        self.t_max = p.t_max / (1.0 + p.tradeoff)
+
+    def __init__(self, frontend: Frontend, workload: Workload, rng: np.random.Generator):
+        super().__init__(frontend, workload, rng)
+        s = self.settings
+        self.layer_bits = dict.fromkeys(self.layers, s.init_bits)
+        self.t_min = s.t_min / (1.0 + s.tradeoff)
+        self.t_max = s.t_max / (1.0 + s.tradeoff)
         self._gavg_sum = dict.fromkeys(self.layers, 0.0)
         self._gavg_count = dict.fromkeys(self.layers, 0)
         self.history: list[dict[str, Any]] = [{"iteration": 0, "bits": dict(self.layer_bits)}]
         self.gavg_history: list[dict[str, Any]] = []
-        for param in self.model.parameters():
-            param.value = quantise(param.value, p.init_bits).values
+        for p in self.params:
+            p.assign(quantise(p.value(), s.init_bits).values)
 
     @property
     def state_bits(self) -> int:
-        return self.params.state_bits
+        return self.settings.state_bits
 
     def bits(self, layer: str, tensor: str) -> int:
         if tensor == "weight_grads":
-            return self.params.grad_bits
+            return self.settings.grad_bits
         return self.layer_bits[layer]
 
     def copies(self, layer: str) -> dict[str, int]:
         return {"weights": self.layer_bits[layer]}
 
     def update(self, iteration: int) -> None:
-        velocity = self.optimizer.velocity
-        for param in self.model.parameters():
-            if param.grad is None:
+        for p in self.params:
+            grad = p.grad()
+            if grad is None:
                 continue
-            layer = layer_of(param)
-            bits = self.layer_bits[layer]
-            param.grad = quantise(param.grad, self.params.grad_bits).values
-            step = self.optimizer.update(param)
-            if id(param) in velocity:
-                velocity[id(param)][...] = quantise(velocity[id(param)], self.state_bits).values
-            grid = quantise(param.value, bits).step
-            self._gavg_sum[layer] += float(np.mean(np.abs(step))) / grid
-            self._gavg_count[layer] += 1
-            param.value = quantise(param.value - step, bits, rounding="stochastic",
-                                   rng=self.rng).values
-        if (iteration + 1) % self.params.interval == 0:
+            bits = self.layer_bits[p.layer]
+            p.set_grad(quantise(grad, self.settings.grad_bits).values)
+            step = self.optimizer.step_for(p)
+            self.store_state(p, self.state_bits)
+            grid = quantise(p.value(), bits).step
+            self._gavg_sum[p.layer] += float(np.mean(np.abs(step))) / grid
+            self._gavg_count[p.layer] += 1
+            p.assign(quantise(p.value() - step, bits, rounding="stochastic",
+                              rng=self.rng).values)
+        if (iteration + 1) % self.settings.interval == 0:
             self._adapt(iteration + 1)
 
     def _adapt(self, iteration: int) -> None:
-        p = self.params
+        s = self.settings
         gavg = {layer: self._gavg_sum[layer] / max(self._gavg_count[layer], 1)
                 for layer in self.layers}
         for layer, value in gavg.items():
             bits = self.layer_bits[layer]
             if value < self.t_min:
-                bits = min(bits + 1, p.max_bits)
+                bits = min(bits + 1, s.max_bits)
             elif value > self.t_max:
-                bits = max(bits - 1, p.min_bits)
+                bits = max(bits - 1, s.min_bits)
             if bits < self.layer_bits[layer]:  # a coarser grid: move the weights onto it
-                for param in self.layers[layer]:
-                    param.value = quantise(param.value, bits).values
+                for p in self.layers[layer]:
+                    p.assign(quantise(p.value(), bits).values)
             self.layer_bits[layer] = bits  # (a finer grid already holds the old values)
             self._gavg_sum[layer], self._gavg_count[layer] = 0.0, 0
         self.gavg_history.append({"iteration": iteration, "gavg": gavg})

@@ -1,0 +1,74 @@
+"""The GEMM hook that puts each operand on its method's grid: one per method, any front-end.
+
+What it owns: :class:`OperandQuantiser`, the ``GemmObserver`` a method installs so that every
+GEMM's A and B reach the product at the widths the method stores them (``Method.bits``), and
+report those widths to the tracer installed after it. A front-end only has to pass its numpy
+operands through :func:`accelsim.train.gemm.gemm` (or the same observer chain).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from accelsim.trace.records import OPERAND_TENSORS
+from accelsim.train.gemm import GemmObserver, GemmOp
+from accelsim.train.quant import quantise
+
+if TYPE_CHECKING:
+    from accelsim.train.methods.base import Method
+
+
+class OperandQuantiser(GemmObserver):
+    """Puts each GEMM operand on its tensor's grid and reports the widths.
+
+    A tensor used by two GEMMs of a batch (a convolution's patch matrix in fwd and bwd_weight,
+    an error tensor in bwd_data and bwd_weight) is quantised once and reused, as hardware would
+    store it once: the same values (and the same stochastic draw) reach both GEMMs.
+    """
+
+    def __init__(self, method: Method):
+        self.method = method
+        self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def reset(self) -> None:
+        self._cache.clear()
+
+    def operands(self, op: GemmOp, a: np.ndarray, b: np.ndarray
+                 ) -> tuple[GemmOp, np.ndarray, np.ndarray]:
+        m = self.method
+        if m.dtype == "fp":
+            return op, a, b
+        a_tensor, b_tensor, _ = OPERAND_TENSORS[op.phase]
+        a_bits, b_bits = m.bits(op.layer, a_tensor), m.bits(op.layer, b_tensor)
+        qa = self._quantise(a, a_bits, a_tensor)
+        qb = self._quantise(b, b_bits, b_tensor)
+        return replace(op, a_bits=a_bits, b_bits=b_bits, dtype="int"), qa, qb
+
+    def _quantise(self, x: np.ndarray, bits: int, tensor: str) -> np.ndarray:
+        """Errors are rounded stochastically (unbiased: the many small gradient entries survive
+        on average, Gupta et al. 2015); activations and weights to nearest."""
+        if bits >= 32 or (tensor == "weights" and self.method.weights_on_grid):
+            return x
+        key, transposed = _layout_key(x, bits, tensor)
+        hit = self._cache.get(key)
+        if hit is None:
+            canonical = x.T if transposed else x
+            if tensor == "errors":
+                q = quantise(canonical, bits, rounding="stochastic", rng=self.method.rng).values
+            else:
+                q = quantise(canonical, bits).values
+            hit = self._cache[key] = (x, q)  # holding x keeps its memory from being reused
+        return hit[1].T if transposed else hit[1]
+
+
+def _layout_key(x: np.ndarray, bits: int, tensor: str) -> tuple[tuple, bool]:
+    """Identify a 2-D operand by its memory and layout, a transposed view like the original."""
+    address = x.__array_interface__["data"][0]
+    shape, strides = x.shape, x.strides
+    transposed = x.ndim == 2 and strides[0] < strides[1]
+    if transposed:
+        shape, strides = shape[::-1], strides[::-1]
+    return (address, shape, strides, x.dtype.str, bits, tensor), transposed
