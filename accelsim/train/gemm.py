@@ -30,7 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PHASES = ("fwd", "bwd_data", "bwd_weight")
+from accelsim.trace.records import PHASES as TRACE_PHASES
+
+PHASES = tuple(p for p in TRACE_PHASES if p != "update")  # the phases that run GEMMs
 FP_BITS = 32  # width reported for an operand nobody quantised (float64 checks included)
 
 

@@ -27,6 +27,7 @@ from accelsim.train.methods.quantiser import OperandQuantiser
 from accelsim.train.optim import SGD
 from accelsim.train.quant import quantise
 from accelsim.train.shadow import ShadowWeights
+from accelsim.train.workload import METHODS as METHOD_NAMES
 from accelsim.train.workload import Workload, method_key
 
 METHODS: dict[str, type[Method]] = {}
@@ -36,6 +37,8 @@ def method(name: str):
     """Register a method class under ``name`` (the ``--method`` value)."""
 
     def register(cls: type[Method]) -> type[Method]:
+        if name not in METHOD_NAMES:  # the one list of names, which the CLI reads without numpy
+            raise ValueError(f"method {name!r} is not in accelsim.train.workload.METHODS")
         cls.name = name
         METHODS[name] = cls
         return cls
