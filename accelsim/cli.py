@@ -165,6 +165,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dram(args: argparse.Namespace) -> int:
+    from accelsim.hardware import load_hardware
+    from accelsim.replay.requests import price_requests, read_requests
+
+    hw = load_hardware(args.hw, args.set)
+    requests = read_requests(args.requests)
+    doc = price_requests(hw, requests)
+    if args.json:
+        print(json.dumps(doc))
+        return 0
+    e = doc["energy_pj"]
+    print(f"{hw.name}: {len(requests):,} requests in "
+          f"{doc['time_ns']:,.1f} ns, {doc['bandwidth_gb_s']:.2f} GB/s")
+    for key in ("bytes_requested", "bytes_moved", "row_hits", "row_misses", "row_conflicts",
+                "activates", "refreshes"):
+        print(f"  {key:16s} {doc[key]:,}")
+    print("  energy_pj        " + f"{e['total']:,.0f} (" + ", ".join(
+        f"{k} {v:,.0f}" for k, v in e.items() if k != "total") + ")")
+    return 0
+
+
 def _training_options(p: argparse.ArgumentParser) -> None:
     """The options every command that trains shares."""
     p.add_argument("--epochs", type=int, metavar="N", help="override the workload's epochs")
@@ -253,6 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local worker processes (default: one per core)")
     p.add_argument("--no-plot", action="store_true", help="skip the Pareto plot")
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("dram", help="price a list of DRAM requests (CSV addr,bytes,op)")
+    p.add_argument("--hw", default="edge-16x16", metavar="CONFIG",
+                   help=f"YAML file or preset name (default: edge-16x16; presets: {presets})")
+    p.add_argument("--requests", required=True, metavar="FILE.csv",
+                   help="CSV with the header addr,bytes,op (op: read or write)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a config key (repeatable), e.g. dram.lpddr4.trcd_tck=30")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_dram)
 
     p = sub.add_parser("schema", help="print the JSON Schema of hardware configs")
     p.add_argument("--markdown", action="store_true", help="print the key reference instead")

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from math import sqrt
 from typing import Any
 
 from accelsim.errors import SimulationError
-from accelsim.hardware.model import BUFFER_OF, BUFFERS, Buffer, Hardware
-from accelsim.sim.channel import Channel
+from accelsim.hardware.model import BUFFER_OF, BUFFERS, Buffer, Hardware, Lpddr4
 from accelsim.sim.costs import OpCost
 
-COMPONENTS = ("mac", "ifmap", "filter", "ofmap", "dram", "static")
+COMPONENTS = ("mac", "vector", "ifmap", "filter", "ofmap", "dram", "static")
 
 
 def mac_pj(hw: Hardware, a_bits: int, b_bits: int, acc_bits: int, dtype: str = "int") -> float:
@@ -80,15 +80,64 @@ def _no_arithmetic(hw: Hardware, op: Any, cost: OpCost) -> dict[str, float]:
     return {}
 
 
+def vector_op_pj(hw: Hardware, bits: int, dtype: str) -> float:
+    """One operation of the vector unit at this width."""
+    v = hw.vector
+    if dtype == "fp":
+        return v.fp32_op_pj if bits > 16 else v.fp16_op_pj
+    return v.int_op_pj_per_bit * bits
+
+
+def _vector_arithmetic(hw: Hardware, op: Any, cost: OpCost) -> dict[str, float]:
+    width = max(op.in_bits, op.out_bits)
+    return {"vector": op.elements * op.ops * vector_op_pj(hw, width, op.dtype)}
+
+
 # The arithmetic each op kind does, by the kind's name (``accelsim.trace.records.KINDS``).
 ARITHMETIC: dict[str, Callable[[Hardware, Any, OpCost], dict[str, float]]] = {
     "gemm": _gemm_arithmetic,
     "transfer": _no_arithmetic,  # data movement only
+    "vector": _vector_arithmetic,
 }
 
 
+@dataclass(frozen=True)
+class DramCommandEnergy:
+    """Energy of one DRAM command across the interface (all ``devices``), from currents."""
+
+    activate_pj: float  # an ACT and its PRE
+    read_burst_pj: float
+    write_burst_pj: float
+    refresh_pj: float
+    background_mw: float  # active standby (open-page rows stay open)
+    burst_bytes: int
+    refresh_interval_ns: float
+
+
+@lru_cache(maxsize=64)
+def dram_command_energy(hw: Hardware) -> DramCommandEnergy:
+    """``energy.dram``'s currents priced with the interface's timing (the lpddr4 defaults'
+    for the fixed_bandwidth model). mA x V = mW; mW x ns = pJ."""
+    e = hw.energy.dram
+    t = hw.dram.lpddr4 if hw.dram.lpddr4 is not None else Lpddr4()
+    tck = t.tck_ns
+    n, vdd = e.devices, e.vdd_v
+    trc = t.tras_tck + t.trp_tck
+    act = vdd * (e.idd0_ma * trc - e.idd3n_ma * t.tras_tck - e.idd2n_ma * t.trp_tck) * tck
+    burst_ns = t.burst_length / 2 * tck
+    read = (vdd * (e.idd4r_ma - e.idd3n_ma) + e.vddq_v * e.iddq4r_ma) * burst_ns
+    write = (vdd * (e.idd4w_ma - e.idd3n_ma) + e.vddq_v * e.iddq4w_ma) * burst_ns
+    refresh = vdd * (e.idd5_ma - e.idd3n_ma) * t.trfc_tck * tck
+    return DramCommandEnergy(activate_pj=n * max(act, 0.0), read_burst_pj=n * max(read, 0.0),
+                             write_burst_pj=n * max(write, 0.0),
+                             refresh_pj=n * max(refresh, 0.0),
+                             background_mw=n * vdd * e.idd3n_ma,
+                             burst_bytes=t.bus_width_bits // 8 * t.burst_length,
+                             refresh_interval_ns=t.trefi_tck * tck)
+
+
 def action_energy(hw: Hardware, op: Any, cost: OpCost) -> Energy:
-    """The energy of one execution's actions: arithmetic, SRAM accesses, DRAM traffic."""
+    """The energy of one execution's actions: arithmetic, SRAM accesses, DRAM commands."""
     arithmetic = ARITHMETIC.get(op.op)
     if arithmetic is None:
         raise SimulationError(f"no energy rule for op kind {op.op!r}; known: "
@@ -97,14 +146,14 @@ def action_energy(hw: Hardware, op: Any, cost: OpCost) -> Energy:
     c = out.components
     c.update(arithmetic(hw, op, cost))
     for (operand, direction), bits in cost.sram_bits.items():
-        name = BUFFER_OF[operand]
+        name = BUFFER_OF.get(operand) or hw.vector.sram
         pj = bits * sram_pj_per_bit(hw, hw.buffer(name), direction == "write")
         c[name] += pj
         out.by_operand[operand] = out.by_operand.get(operand, 0.0) + pj
-    d = hw.energy.dram
+    d = dram_command_energy(hw)
     for operand, stats in cost.dram.items():
-        pj = (stats.read_moved_bytes * 8 * d.read_pj_per_bit
-              + stats.write_moved_bytes * 8 * d.write_pj_per_bit
+        pj = (stats.read_moved_bytes / d.burst_bytes * d.read_burst_pj
+              + stats.write_moved_bytes / d.burst_bytes * d.write_burst_pj
               + stats.activates * d.activate_pj)
         c["dram"] += pj
         out.by_operand[operand] = out.by_operand.get(operand, 0.0) + pj
@@ -113,11 +162,10 @@ def action_energy(hw: Hardware, op: Any, cost: OpCost) -> Energy:
 
 def time_energy(hw: Hardware, cycles: float) -> dict[str, float]:
     """What the machine burns over ``cycles`` whatever it does: DRAM background power and
-    refresh, and leakage (component ``static``)."""
-    d = hw.energy.dram
+    refresh (one every tREFI), and leakage (component ``static``)."""
+    d = dram_command_energy(hw)
     time_ns = cycles * hw.cycle_ns
-    interval = Channel(hw).refresh_interval_cycles
-    refreshes = cycles / interval if interval else 0.0
+    refreshes = time_ns / d.refresh_interval_ns if hw.dram.model == "lpddr4" else 0.0
     return {"dram": d.background_mw * time_ns + refreshes * d.refresh_pj,  # mW x ns = pJ
             "static": static_mw(hw) * time_ns}
 

@@ -126,6 +126,9 @@ class Lpddr4:
                          minimum=1, maximum=MAX_TCK)
     tccd_tck: int = spec(8, unit="tCK", doc="Column to column command spacing.",
                          minimum=1, maximum=MAX_TCK)
+    trtw_tck: int = spec(23, unit="tCK", doc="Read to write column spacing: CL + BL/2 + 1 "
+                         "- CWL, so the write's data follows the read's on the bus (DRAMsim3's "
+                         "LPDDR4 value).", minimum=1, maximum=MAX_TCK)
     trefi_tck: int = spec(6247, unit="tCK", doc="Average refresh interval (3.9 us).",
                          minimum=1, maximum=MAX_TCK)
     trfc_tck: int = spec(288, unit="tCK", doc="All-bank refresh duration (180 ns).",
@@ -200,19 +203,38 @@ class SramEnergy:
 
 @dataclass(frozen=True, kw_only=True)
 class DramEnergy:
-    """DRAM energy: per bit moved, per activate, refresh and background power."""
+    """DRAM energy from datasheet currents, per device, the way DRAMPower and DRAMsim3 price
+    commands: ACT+PRE ``VDD (IDD0 tRC - IDD3N tRAS - IDD2N tRP)``, a read or write burst
+    ``VDD (IDD4R|W - IDD3N) BL/2``, a refresh ``VDD (IDD5 - IDD3N) tRFC`` and active-standby
+    background ``VDD IDD3N`` (open-page rows stay open), times ``devices``; the I/O rail
+    (VDDQ) adds its read and write burst currents. Defaults: LPDDR4-3200 8 Gb x16
+    (DRAMSys memspec JEDEC_8Gb_LPDDR4-3200_16bit, tukl-msd/DRAMSys@3ff9a99, the same values as
+    its Micron LPDDR4 file); the two core rails (VDD1 1.8 V, VDD2 1.1 V) are folded into one
+    current at VDD = 1.1 V, I = I_VDD2 + I_VDD1 x 1.8 / 1.1. The fixed_bandwidth DRAM model
+    prices its bits with these currents at the lpddr4 defaults' burst timing."""
 
-    read_pj_per_bit: float = spec(8.0, unit="pJ/bit", minimum=0, maximum=MAX_ENERGY,
-                                  doc="LPDDR4 read, about 8 pJ/bit (Accelergy CACTI plug-in; "
-                                  "Timeloop charges 512 pJ per 64 bits).")
-    write_pj_per_bit: float = spec(8.0, unit="pJ/bit", minimum=0, maximum=MAX_ENERGY, doc="LPDDR4 write.")
-    activate_pj: float = spec(2000.0, unit="pJ", minimum=0, maximum=MAX_ENERGY,
-                              doc="One ACT+PRE pair across the interface (four x16 dies, "
-                              "IDD0-style estimate).")
-    refresh_pj: float = spec(24000.0, unit="pJ", minimum=0, maximum=MAX_ENERGY,
-                             doc="One all-bank refresh across the interface.")
-    background_mw: float = spec(20.0, unit="mW", minimum=0, maximum=MAX_ENERGY,
-                                doc="Standby power while the accelerator runs.")
+    devices: int = spec(4, doc="DRAM dies that switch together (four x16 dies make the "
+                        "64-bit interface).", minimum=1, maximum=64)
+    vdd_v: float = spec(1.1, unit="V", doc="Core supply the currents are given at.",
+                        exclusive_minimum=0, maximum=5)
+    idd0_ma: float = spec(50.727, unit="mA", minimum=0, maximum=10_000,
+                          doc="One bank activate-precharge current (45 + 3.5 x 1.8/1.1).")
+    idd2n_ma: float = spec(30.273, unit="mA", minimum=0, maximum=10_000,
+                           doc="Precharge standby current (27 + 2.0 x 1.8/1.1).")
+    idd3n_ma: float = spec(33.682, unit="mA", minimum=0, maximum=10_000,
+                           doc="Active standby current (30 + 2.25 x 1.8/1.1).")
+    idd4r_ma: float = spec(278.682, unit="mA", minimum=0, maximum=10_000,
+                           doc="Burst read current (275 + 2.25 x 1.8/1.1).")
+    idd4w_ma: float = spec(213.682, unit="mA", minimum=0, maximum=10_000,
+                           doc="Burst write current (210 + 2.25 x 1.8/1.1).")
+    idd5_ma: float = spec(106.364, unit="mA", minimum=0, maximum=10_000,
+                          doc="All-bank refresh burst current (90 + 10 x 1.8/1.1).")
+    vddq_v: float = spec(1.1, unit="V", doc="I/O supply.", minimum=0, maximum=5)
+    iddq4r_ma: float = spec(150.0, unit="mA", minimum=0, maximum=10_000,
+                            doc="I/O current while read data is on the bus (0 leaves the I/O "
+                            "out, as DRAMsim3 does).")
+    iddq4w_ma: float = spec(55.0, unit="mA", minimum=0, maximum=10_000,
+                            doc="I/O current while write data is on the bus.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -234,6 +256,39 @@ class Energy:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Vector:
+    """The vector (SIMD) unit that runs the non-GEMM work of training (batch norm,
+    activations, pooling, softmax, quantisation, the optimizer update): ``lanes`` ALUs doing
+    ``ops_per_lane_per_cycle`` operations each cycle, streaming through one SRAM. An operation
+    costs ``int_op_pj_per_bit x bits`` in fixed point (Horowitz's 32-bit add is 0.1 pJ, a
+    multiply 3.1 pJ: a vector op mixes both) or ``fp16_op_pj``/``fp32_op_pj`` in floating point
+    (Horowitz's adds and multiplies averaged), at the wider of its input and output widths."""
+
+    lanes: int = spec(16, doc="Vector ALUs.", minimum=1, maximum=65_536)
+    ops_per_lane_per_cycle: int = spec(1, doc="Operations each lane completes per cycle.",
+                                       minimum=1, maximum=64)
+    sram: str = spec("ofmap", choices=BUFFERS, doc="The SRAM the unit streams its operands "
+                     "through (it shares it with the array).")
+    int_op_pj_per_bit: float = spec(0.025, unit="pJ/bit", minimum=0, maximum=MAX_ENERGY,
+                                    doc="A fixed-point operation, per bit of width (0.8 pJ at "
+                                    "32 bits: between Horowitz's add and multiply).")
+    fp16_op_pj: float = spec(0.75, unit="pJ", minimum=0, maximum=MAX_ENERGY,
+                             doc="An FP16 operation (Horowitz: add 0.4, multiply 1.1).")
+    fp32_op_pj: float = spec(2.3, unit="pJ", minimum=0, maximum=MAX_ENERGY,
+                             doc="An FP32 operation (Horowitz: add 0.9, multiply 3.7).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Schedule:
+    """How consecutive ops share the machine."""
+
+    overlap_ops: bool = spec(True, doc="Let an op's first loads run while the op before it "
+                             "still computes and its last write-backs while the next one "
+                             "computes, under the one DRAM channel; false runs ops strictly one "
+                             "after the other, each from empty buffers (as SCALE-Sim does).")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Hardware:
     """A whole accelerator: what ``configs/*.yaml`` describes."""
 
@@ -243,6 +298,8 @@ class Hardware:
     array: Array = spec(doc="The systolic array (rows and cols are required).")
     buffers: Buffers = spec(doc="The on-chip SRAMs.", factory=Buffers)
     dram: Dram = spec(doc="The DRAM interface.", factory=Dram)
+    vector: Vector = spec(doc="The vector unit.", factory=Vector)
+    schedule: Schedule = spec(doc="How ops follow each other.", factory=Schedule)
     energy: Energy = spec(doc="The energy table.", factory=Energy)
 
     @property

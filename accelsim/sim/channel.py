@@ -1,34 +1,54 @@
-"""The DRAM channel as the simulator sees it: a request in, accelerator cycles and counts out.
+"""The DRAM channel as the event model sees it during one op: requests in, when they complete
+out (array cycles), and the counts the energy model prices.
 
-Wraps the configured DRAM model (``lpddr4`` priced by ``dram.py``, or SCALE-Sim's
-``fixed_bandwidth``) behind one call, converting DRAM clock cycles to array cycles. Refresh
-depends on when a request runs, so the caller passes the current array cycle.
+Wraps the configured DRAM model: ``lpddr4``, a controller with queues, open rows, bank
+parallelism across requests and read/write turnarounds (``controller.py``), or SCALE-Sim's
+``fixed_bandwidth``, a bus that moves a fixed number of words per cycle after a fixed latency.
+Requests are not serialised here: the DMA engine hands them over as buffer slots allow and
+the controller decides when each burst goes.
+
+Refresh is not simulated inside an op, whose cost must not depend on when it runs (op costs
+are cached): an all-bank refresh every tREFI takes the channel for tRFC, plus closing and
+reopening the rows it interrupts (tRP + tRCD), so an op's DRAM time stretches by that share
+(``refresh_stall``), and the replay charges its energy over time (``energy.time_energy``).
+``accelsim dram`` runs the controller on its running clock, refresh included.
+
+Operands live in separate regions, one GiB apart and each starting a few banks further on,
+row-major (A is M x K, B is K x N, C is M x N).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
 from functools import cached_property
 from math import ceil
 
 from accelsim.errors import SimulationError
 from accelsim.hardware.model import Hardware
-from accelsim.sim.costs import DramStats
-from accelsim.sim.dram import (
-    MAX_REQUEST_PIECES,
-    DramTiming,
-    price_stream,
-    refresh_stall,
-    request_pieces,
-)
+from accelsim.sim.controller import ControllerStats, DramController, Run
+from accelsim.sim.costs import DramStats, OpCost, profile
+from accelsim.sim.dram import MAX_REQUEST_PIECES, DramTiming, request_pieces
+
+REGION_BYTES = 1 << 30
+OPERAND_REGION = {"a": 0, "b": 1, "c": 2, "transfer": 0, "vector": 0}
 
 
 class Channel:
-    """Prices one strided request on the configured DRAM, in array cycles."""
+    """One op's DRAM channel. ``read``/``write`` take a request at array cycle ``now`` and
+    return the cycle it completes (a write: when the controller accepted it); ``flush``
+    returns when everything is done. ``stats`` holds the counts by operand."""
 
     def __init__(self, hw: Hardware):
         self.hw = hw
         self.model = hw.dram.model
         self.cycle_ns = hw.cycle_ns
+        self.stats: dict[str, DramStats] = {}
+        self.busy: list[tuple[float, float]] = []  # (submitted, completed) of each request
+        self._bus_free = 0.0  # fixed_bandwidth: when the bus is next free
+        if self.model == "lpddr4":
+            self.controller = DramController(replace(self.timing, trefi=1 << 62, trfc=1))
+            self.ratio = self.timing.tck_ns / self.cycle_ns  # array cycles per tCK
 
     @cached_property
     def timing(self) -> DramTiming:
@@ -36,40 +56,156 @@ class Channel:
         assert t is not None
         return DramTiming.of(t)
 
-    def transfer(self, now: float, chunks: int, chunk_bytes: int, stride_bytes: int,
-                 write: bool) -> tuple[int, DramStats]:
-        """Cycles the request occupies the channel from array cycle ``now``, and its counts."""
+    # ---- requests ---------------------------------------------------------------------------
+
+    def read(self, now: float, operand: str, base: int, chunks: int, chunk_bytes: int,
+             stride_bytes: int) -> float:
+        return self._request(now, operand, base, chunks, chunk_bytes, stride_bytes, False)
+
+    def write(self, now: float, operand: str, base: int, chunks: int, chunk_bytes: int,
+              stride_bytes: int) -> float:
+        return self._request(now, operand, base, chunks, chunk_bytes, stride_bytes, True)
+
+    def flush(self, now: float) -> float:
+        """When every request, buffered writes included, is done."""
+        if self.model != "lpddr4":
+            return max(now, self._bus_free)
+        if self.controller.buffered:
+            before = _copy(self.controller.stats)
+            self.controller.flush_writes()
+            self._count(self._last_write_operand, before, 0, True)
+        return max(now, self.controller.done * self.ratio)
+
+    def _request(self, now: float, operand: str, base: int, chunks: int, chunk_bytes: int,
+                 stride_bytes: int, write: bool) -> float:
         requested = chunks * chunk_bytes
-        stats = DramStats(read_bytes=0 if write else requested,
-                          write_bytes=requested if write else 0)
+        stats = self.stats.setdefault(operand, DramStats())
+        if write:
+            stats.write_bytes += requested
+        else:
+            stats.read_bytes += requested
         if self.model == "fixed_bandwidth":
             fb = self.hw.dram.fixed_bandwidth
             assert fb is not None
-            cycles = fb.latency_cycles + ceil(requested * 8 / (fb.words_per_cycle * fb.word_bits))
-            stats.read_moved_bytes = 0 if write else requested
-            stats.write_moved_bytes = requested if write else 0
-            stats.busy_cycles = cycles
-            return cycles, stats
+            start = max(now, self._bus_free)
+            self._bus_free = start + ceil(requested * 8 / (fb.words_per_cycle * fb.word_bits))
+            done = self._bus_free + fb.latency_cycles
+            if write:
+                stats.write_moved_bytes += requested
+            else:
+                stats.read_moved_bytes += requested
+            stats.busy_cycles += ceil(self._bus_free - start)
+            self.busy.append((now, done))
+            return done
         t = self.timing
         if request_pieces(t, chunk_bytes, stride_bytes, chunks) > MAX_REQUEST_PIECES:
             raise SimulationError(f"a DRAM request of {chunks:,} chunks of {chunk_bytes:,} bytes "
                                   f"every {stride_bytes:,} bytes touches more than "
                                   f"{MAX_REQUEST_PIECES:,} row segments, the simulator's limit "
                                   "per request")
-        cost = price_stream(t, chunk_bytes=chunk_bytes, stride_bytes=stride_bytes,
-                            chunks=chunks, write=write)
-        ratio = t.tck_ns / self.cycle_ns
-        start_tck = int(now / ratio)
-        stall_tck = refresh_stall(t, start_tck, cost.tck)
-        cycles = ceil((cost.tck + stall_tck) * ratio)
-        stats.read_moved_bytes = 0 if write else cost.bytes_moved
-        stats.write_moved_bytes = cost.bytes_moved if write else 0
-        stats.activates = cost.activates
-        stats.row_hits, stats.row_misses = cost.row_hits, cost.row_misses
-        stats.row_conflicts = cost.row_conflicts
-        stats.busy_cycles = cycles
-        stats.refresh_cycles = ceil(stall_tck * ratio)
-        return cycles, stats
+        address = OPERAND_REGION[operand] * (REGION_BYTES + 3 * t.row_bytes) + base
+        arrival = int(now / self.ratio)
+        runs = self.runs(address, chunks, chunk_bytes, stride_bytes, write, arrival)
+        before = _copy(self.controller.stats)
+        if write:
+            self._last_write_operand = operand
+            done_tck = self.controller.write(arrival, runs)
+        else:
+            done_tck = self.controller.read(arrival, runs)
+        self._count(operand, before, requested, write)
+        done = max(now, done_tck * self.ratio)
+        self.busy.append((now, done))
+        return done
+
+    _last_write_operand = "c"
+
+    def runs(self, address: int, chunks: int, chunk_bytes: int, stride_bytes: int, write: bool,
+             arrival: int) -> list[Run]:
+        """The bursts of a strided request, as runs per row in address order (chunks sharing
+        a burst fetch it once)."""
+        t = self.timing
+        burst, per_row = t.burst_bytes, t.row_bytes // t.burst_bytes
+        out: list[Run] = []
+        spans: Iterable[tuple[int, int]]
+        if stride_bytes - chunk_bytes < burst:  # one contiguous range of bursts
+            spans = [(address, address + (chunks - 1) * stride_bytes + chunk_bytes)]
+        else:
+            spans = ((address + i * stride_bytes, address + i * stride_bytes + chunk_bytes)
+                     for i in range(chunks))
+        last_burst = -1
+        for lo, hi in spans:
+            first, last = max(lo // burst, last_burst + 1), (hi - 1) // burst
+            b = first
+            while b <= last:
+                page = b // per_row
+                end = min(last, (page + 1) * per_row - 1)
+                bank, row = page % t.banks, page // t.banks
+                if out and out[-1].bank == bank and out[-1].row == row:
+                    out[-1].bursts += end - b + 1
+                else:
+                    out.append(Run(bank, row, end - b + 1, write, arrival))
+                b = end + 1
+            last_burst = max(last_burst, last)
+        return out
+
+    def _count(self, operand: str, before: ControllerStats, requested: int,
+               write: bool) -> None:
+        after = self.controller.stats
+        stats = self.stats.setdefault(operand, DramStats())
+        burst = self.timing.burst_bytes
+        stats.read_moved_bytes += (after.read_bursts - before.read_bursts) * burst
+        stats.write_moved_bytes += (after.write_bursts - before.write_bursts) * burst
+        stats.activates += after.activates - before.activates
+        stats.row_hits += after.row_hits - before.row_hits
+        stats.row_misses += after.row_misses - before.row_misses
+        stats.row_conflicts += after.row_conflicts - before.row_conflicts
+        bursts = (after.read_bursts + after.write_bursts - before.read_bursts
+                  - before.write_bursts)
+        stats.busy_cycles += ceil(bursts * self.controller.gap * self.ratio)
+
+    def close(self, cost: OpCost, end: float, stalls: dict[str, int],
+              busy: list[tuple[float, float]], sram: dict[tuple[str, str], int]) -> OpCost:
+        """Finish an op's cost once its last request is done at ``end``: its length (refresh
+        included), stalls, DRAM counts and the profile an overlapping schedule reads."""
+        dram_busy = self.busy_cycles()
+        # refresh needs more channel time; the op absorbs it where the channel idles anyway
+        refresh = max(0, self.refresh_stall(dram_busy) - (ceil(end) - dram_busy))
+        cost.cycles = ceil(end) + refresh
+        accounted = cost.compute_cycles + sum(stalls.values())
+        stalls["memory"] = stalls.get("memory", 0) + max(0, ceil(end) - accounted)
+        if refresh:
+            stalls["refresh"] = refresh
+        cost.stall_cycles = stalls
+        cost.sram_bits = dict(sram)
+        cost.dram = dict(self.stats)
+        cost.profile = profile(cost.cycles, busy, self.busy, dram_busy + refresh)
+        return cost
+
+    # ---- what the rest of the simulator asks of the channel ----------------------------------
+
+    def busy_cycles(self) -> int:
+        """Cycles with at least one request in flight."""
+        total, reach = 0.0, float("-inf")
+        for start, end in sorted(self.busy):
+            if end <= reach:
+                continue
+            total += end - max(start, reach)
+            reach = end
+        return ceil(total)
+
+    @cached_property
+    def refresh_fraction(self) -> float:
+        """The share of time refresh takes the channel: (tRFC + tRP + tRCD) per tREFI (the
+        rows it interrupts are closed before and reopened after it)."""
+        if self.model != "lpddr4":
+            return 0.0
+        t = self.timing
+        return (t.trfc + t.trp + t.trcd) / t.trefi
+
+    def refresh_stall(self, dram_cycles: float) -> int:
+        """Cycles refresh adds to ``dram_cycles`` of channel time."""
+        f = self.refresh_fraction
+        return ceil(dram_cycles * f / (1.0 - f)) if f else 0
 
     @cached_property
     def refresh_interval_cycles(self) -> float:
@@ -87,3 +223,17 @@ class Channel:
         t = self.timing
         per_tck = t.burst_bytes / max(t.tccd, t.burst_tck)
         return per_tck * self.cycle_ns / t.tck_ns
+
+    def latency_cycles(self) -> float:
+        """Array cycles of a lone small read to a closed bank (the tiler's cost of a request)."""
+        if self.model == "fixed_bandwidth":
+            fb = self.hw.dram.fixed_bandwidth
+            assert fb is not None
+            return fb.latency_cycles + 64 * 8 / (fb.words_per_cycle * fb.word_bits)
+        t = self.timing
+        return (t.trcd + t.cl + t.burst_tck) * self.ratio
+
+
+def _copy(stats: ControllerStats) -> ControllerStats:
+    return ControllerStats(**{name: getattr(stats, name) for name in stats.__dataclass_fields__})
+

@@ -21,8 +21,7 @@ class DramStats:
     row_hits: int = 0
     row_misses: int = 0
     row_conflicts: int = 0
-    busy_cycles: int = 0
-    refresh_cycles: int = 0
+    busy_cycles: int = 0  # cycles the data bus carried this operand's bursts
 
     def add(self, other: DramStats, times: int = 1) -> None:
         for name in self.__dataclass_fields__:
@@ -73,3 +72,49 @@ class OpCost:
     occupancy: dict[str, Occupancy] = field(default_factory=dict)  # by buffer
     plan: Any = None  # the tiling plan of a GEMM (sim.tiling.Plan)
     spans: list[tuple[str, str, float, float]] = field(default_factory=list)  # unit, what, t0, t1
+    profile: Any = None  # OpProfile: what an overlapping schedule reads
+
+
+@dataclass(frozen=True)
+class OpProfile:
+    """When in an op the array and the DRAM channel are busy, as the overlapping schedule
+    needs it (cycles from the op's start):
+
+    - ``lead``: before the array first computes (the first loads; the array idles);
+    - ``trail``: after the array last computes (the last write-backs; the array idles);
+    - ``idle_tail``: at the end of the computing window, the DRAM idles this long;
+    - ``slack``: the DRAM's other idle time inside the computing window;
+    - ``compute``/``dram``: busy cycles of the array (or vector unit) and of the channel."""
+
+    lead: float = 0.0
+    trail: float = 0.0
+    idle_tail: float = 0.0
+    slack: float = 0.0
+    compute: float = 0.0
+    dram: float = 0.0
+
+
+def _union(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
+    """Length of the union of intervals, clipped to [lo, hi]."""
+    total, reach = 0.0, lo
+    for start, end in sorted(intervals):
+        start, end = max(start, reach), min(end, hi)
+        if end > start:
+            total += end - start
+            reach = end
+    return total
+
+
+def profile(cycles: float, compute: list[tuple[float, float]],
+            dram: list[tuple[float, float]], dram_busy: float) -> OpProfile:
+    """An op's ``OpProfile`` from its busy intervals (array or vector unit, and DRAM)."""
+    if not compute:  # a pure DRAM op (a transfer): all lead
+        return OpProfile(lead=cycles, dram=dram_busy)
+    first = min(start for start, _ in compute)
+    last = max(end for _, end in compute)
+    end_of_dram = max((min(end, last) for start, end in dram if start < last), default=first)
+    idle_tail = last - max(first, end_of_dram)
+    busy_inside = _union(dram, first, last)
+    slack = max(0.0, (last - first) - busy_inside - idle_tail)
+    return OpProfile(lead=first, trail=max(0.0, cycles - last), idle_tail=idle_tail,
+                     slack=slack, compute=_union(compute, 0.0, cycles), dram=dram_busy)

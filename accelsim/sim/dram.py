@@ -63,6 +63,7 @@ class DramTiming:
     tccd: int
     trefi: int
     trfc: int
+    trtw: int = 23
 
     def __post_init__(self) -> None:
         if not self.tck_ns > 0:
@@ -132,7 +133,7 @@ def lpddr4_3200() -> DramTiming:
     return DramTiming(
         tck_ns=0.625, bus_bytes=8, burst_length=16, banks=8, row_bytes=8192,
         trcd=29, cl=32, cwl=18, trp=27, tras=68, trrd=16, tfaw=64, twr=28, twtr=16,
-        trtp=14, tccd=8, trefi=6247, trfc=288,
+        trtp=14, tccd=8, trefi=6247, trfc=288, trtw=23,
     )  # fmt: skip
 
 

@@ -24,7 +24,7 @@ import simpy
 
 from accelsim.hardware.model import Hardware
 from accelsim.sim.channel import Channel
-from accelsim.sim.costs import DramStats, Occupancy, OpCost
+from accelsim.sim.costs import Occupancy, OpCost
 from accelsim.sim.mapping import FoldGeometry
 from accelsim.sim.tiling import BUFFER_OF, Block, Tile, plan_gemm
 from accelsim.trace.records import Gemm
@@ -35,12 +35,13 @@ def _split(block: Block, head_bytes: int) -> tuple[Block, Block | None]:
     if head_bytes >= block.bytes:
         return block, None
     if block.chunks == 1:
-        head = Block(block.operand, head_bytes, 1, head_bytes, head_bytes)
+        head = Block(block.operand, head_bytes, 1, head_bytes, head_bytes, block.base)
         rest = block.bytes - head_bytes
-        return head, Block(block.operand, rest, 1, rest, rest)
+        return head, Block(block.operand, rest, 1, rest, rest, block.base + head_bytes)
     n = max(1, head_bytes // block.chunk_bytes)
     head = replace(block, bytes=n * block.chunk_bytes, chunks=n)
-    tail = replace(block, bytes=(block.chunks - n) * block.chunk_bytes, chunks=block.chunks - n)
+    tail = replace(block, bytes=(block.chunks - n) * block.chunk_bytes, chunks=block.chunks - n,
+                   base=block.base + n * block.stride_bytes)
     return head, tail
 
 
@@ -64,13 +65,11 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
     """Run one GEMM through the event model (its ``count`` is ignored: one execution)."""
     plan = plan_gemm(hw, replace(op, count=1, iter=0, layer="-", phase="fwd"))
     env = simpy.Environment()
-    pricer = Channel(hw)
-    channel = simpy.Resource(env, capacity=1)
+    channel = Channel(hw)
     slots = {name: simpy.Resource(env, capacity=2 if hw.buffer(name).double_buffered else 1)
              for name in BUFFER_OF.values()}
     cost = OpCost(macs=op.macs, plan=plan)
     cost.occupancy = {name: Occupancy(hw.buffer(name).size_bytes) for name in BUFFER_OF.values()}
-    cost.dram = defaultdict(DramStats)
     sram: dict[tuple[str, str], int] = defaultdict(int)
     held: dict[str, deque] = {o: deque() for o in BUFFER_OF}
     hold_bytes: dict[str, deque] = {o: deque() for o in BUFFER_OF}
@@ -81,26 +80,31 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
     stalls = {"memory": 0, "sram_port": 0}
     scalesim = hw.array.timing == "scalesim"
     time_extent = FoldGeometry.of(hw.array.dataflow).sizes(op.m, op.n, op.k)[2]
+    array_busy: list[tuple[float, float]] = []
 
-    def dram(block: Block, write: bool):
-        with channel.request() as req:
-            yield req
-            cycles, stats = pricer.transfer(env.now, block.chunks, block.chunk_bytes,
-                                            block.stride_bytes, write)
-            cost.dram[block.operand].add(stats)
-            sram[(block.operand, "read" if write else "write")] += block.bytes * 8
-            start = env.now
-            yield env.timeout(cycles)
-            cost.spans.append(("dma", f"{'write' if write else 'load'} {block.operand.upper()}",
-                               start, env.now))
+    def request(block: Block, write: bool) -> float:
+        """Hand a block to the channel now; when its data is done (or, a write, accepted)."""
+        go = channel.write if write else channel.read
+        done = go(env.now, block.operand, block.base, block.chunks, block.chunk_bytes,
+                  block.stride_bytes)
+        sram[(block.operand, "read" if write else "write")] += block.bytes * 8
+        cost.spans.append(("dma", f"{'write' if write else 'load'} {block.operand.upper()}",
+                           env.now, done))
+        return done
+
+    def at(event: simpy.Event, when: float):
+        yield env.timeout(max(0.0, when - env.now))
+        event.succeed()
 
     def release(operand: str) -> None:
         slots[BUFFER_OF[operand]].release(held[operand].popleft())
         cost.occupancy[BUFFER_OF[operand]].change(env.now, -hold_bytes[operand].popleft())
 
     def dma_in():
+        """Issue each tile's loads as soon as buffer slots allow; the channel queues them."""
         for n, tile in enumerate(plan.tiles):
             rest: list[Block] = []
+            heads_done = tails_done = env.now
             for step in tile.steps:
                 if not step.acquire:
                     continue
@@ -112,13 +116,13 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
                 cost.occupancy[name].change(env.now, step.hold_bytes)
                 if step.load is not None:
                     head, tail = _split(step.load, step.hold_bytes)
-                    yield from dram(head, write=False)
+                    heads_done = max(heads_done, request(head, write=False))
                     if tail is not None:
                         rest.append(tail)
-            ready[n].succeed()
             for tail in rest:
-                yield from dram(tail, write=False)
-            streamed[n].succeed()
+                tails_done = max(tails_done, request(tail, write=False))
+            env.process(at(ready[n], heads_done))
+            env.process(at(streamed[n], max(heads_done, tails_done)))
 
     def array():
         for n, tile in enumerate(plan.tiles):
@@ -133,6 +137,7 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
                 yield streamed[n]
             cost.compute_cycles += compute
             cost.spans.append(("array", f"tile {n}", start, env.now))
+            array_busy.append((start, start + duration))
             stalls["sram_port"] += duration - compute
             stalls["memory"] += int(env.now - start - duration)
             cost.busy_pe_cycles += tile.rows * tile.cols * plan.beat.steps(time_extent)
@@ -151,7 +156,8 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
     def write_back(n_writes: int):
         for _ in range(n_writes):
             step = yield writes.get()
-            yield from dram(step.write, write=True)
+            done = request(step.write, write=True)
+            yield env.timeout(max(0.0, done - env.now))
             release(step.operand)
 
     n_writes = sum(1 for t in plan.tiles for s in t.steps if s.release and s.write)
@@ -159,10 +165,5 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
     done_array = env.process(array())
     done_writes = env.process(write_back(n_writes))
     env.run(until=simpy.AllOf(env, [done_array, done_writes]))
-    cost.cycles = ceil(env.now)
-    tail = cost.cycles - cost.compute_cycles - stalls["memory"] - stalls["sram_port"]
-    stalls["memory"] += tail  # the final write-back after the last tile
-    cost.stall_cycles = stalls
-    cost.sram_bits = dict(sram)
-    cost.dram = dict(cost.dram)
-    return cost
+    end = channel.flush(env.now)
+    return channel.close(cost, end, stalls, array_busy, sram)

@@ -6,23 +6,28 @@ simulation here; a test keeps the two tables in step.
 from __future__ import annotations
 
 from collections.abc import Callable
+from math import ceil
 from typing import Any
 
 from accelsim.errors import SimulationError
 from accelsim.hardware.model import BUFFERS, Hardware
 from accelsim.sim.channel import Channel
 from accelsim.sim.costs import Occupancy, OpCost
+from accelsim.sim.vector import simulate_vector
 from accelsim.trace.records import Transfer
 
 
 def simulate_transfer(hw: Hardware, op: Transfer) -> OpCost:
     """A tensor moved between DRAM and the chip as one sequential stream; the array idles."""
-    cycles, stats = Channel(hw).transfer(0.0, 1, op.bytes, op.bytes, op.dir == "write")
-    return OpCost(cycles=cycles, compute_cycles=0, stall_cycles={"transfer": cycles},
-                  dram={"transfer": stats},
-                  spans=[("dma", f"{op.dir} {op.tensor}", 0.0, float(cycles))],
-                  occupancy={name: Occupancy(hw.buffer(name).size_bytes)
-                             for name in BUFFERS})
+    channel = Channel(hw)
+    go = channel.write if op.dir == "write" else channel.read
+    done = go(0.0, "transfer", 0, 1, op.bytes, op.bytes)
+    end = channel.flush(done)
+    cost = OpCost(compute_cycles=0, spans=[("dma", f"{op.dir} {op.tensor}", 0.0, end)],
+                  occupancy={name: Occupancy(hw.buffer(name).size_bytes) for name in BUFFERS})
+    cost = channel.close(cost, end, {"transfer": ceil(end)}, [], {})
+    cost.stall_cycles["transfer"] += cost.stall_cycles.pop("memory", 0)
+    return cost
 
 
 def _simulate_gemm(hw: Hardware, op: Any) -> OpCost:
@@ -34,6 +39,7 @@ def _simulate_gemm(hw: Hardware, op: Any) -> OpCost:
 SIMULATORS: dict[str, Callable[[Hardware, Any], OpCost]] = {
     "gemm": _simulate_gemm,
     "transfer": simulate_transfer,
+    "vector": simulate_vector,
 }
 
 

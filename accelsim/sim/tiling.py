@@ -55,6 +55,7 @@ class Block:
     chunks: int
     chunk_bytes: int
     stride_bytes: int
+    base: int = 0  # byte offset of its first chunk in the operand's tensor
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,18 @@ class _Geometry:
     def extent(self, r: int, c: int) -> dict[str, int]:
         return {self.rows_dim: r, self.cols_dim: c, self.time_dim: self.size[self.time_dim]}
 
-    def block(self, operand: str, r: int, c: int, bits: int) -> Block:
+    def block(self, operand: str, r: int, c: int, bits: int, i: int = 0, j: int = 0,
+              tr: int = 0, tc: int = 0) -> Block:
+        """Block (i, j) of ``r`` x ``c`` of the rows/cols dims, tiles being ``tr`` x ``tc``."""
         d0, d1 = STORAGE[operand]
         ext = self.extent(r, c)
+        start = {self.rows_dim: i * tr, self.cols_dim: j * tc, self.time_dim: 0}
+        base = (start[d0] * self.size[d1] + start[d1]) * bits // 8
         if ext[d1] == self.size[d1]:
             n = _bytes(ext[d0] * ext[d1], bits)
-            return Block(operand, n, 1, n, n)
+            return Block(operand, n, 1, n, n, base)
         chunk = _bytes(ext[d1], bits)
-        return Block(operand, chunk * ext[d0], ext[d0], chunk, _bytes(self.size[d1], bits))
+        return Block(operand, chunk * ext[d0], ext[d0], chunk, _bytes(self.size[d1], bits), base)
 
     def view(self, operand: str) -> int:
         op = self.op
@@ -137,7 +142,7 @@ class _Geometry:
         footprint = self.op.footprint(operand)
         view = self.view(operand)
         if footprint >= view:
-            return self.block(operand, r, c, bits)
+            return self.block(operand, r, c, bits, i, j, tr, tc)
         total = _bytes(footprint, bits)
         sr, sc = self.size[self.rows_dim], self.size[self.cols_dim]
         idx = self.index(operand)
@@ -147,8 +152,9 @@ class _Geometry:
             den, start, size = sc, j * tc, c
         else:  # row-major over the (i, j) blocks
             den, start, size = sr * sc, i * tr * sc + r * j * tc, r * c
-        n = -(-total * (start + size) // den) - -(-total * start // den)  # ceil differences
-        return Block(operand, n, 1, n, n)
+        first = -(-total * start // den)
+        n = -(-total * (start + size) // den) - first  # ceil differences
+        return Block(operand, n, 1, n, n, first)
 
     def pass_bytes(self, operand: str, tr: int, tc: int, bits: int, view: bool = False) -> int:
         """DRAM bytes of one pass over every block of an operand (``view``: at the view's
@@ -223,8 +229,7 @@ def _request_overhead_bytes(hw: Hardware) -> int:
     from accelsim.sim.channel import Channel
 
     channel = Channel(hw)
-    latency, _ = channel.transfer(0.0, 1, 64, 64, write=False)
-    return int(latency * channel.peak_bytes_per_cycle)
+    return int(channel.latency_cycles() * channel.peak_bytes_per_cycle)
 
 
 def _candidates(size: int, unit: int) -> list[int]:
@@ -307,11 +312,11 @@ def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
                     first_i = last_i = True
                 load = None
                 if acquire and g.accumulates and not first_i:
-                    load = g.block("c", r, c, op.acc_bits)
+                    load = g.block("c", r, c, op.acc_bits, i, j, tr, tc)
                 write = None
                 if release:
                     write = (g.dram_block("c", i, j, r, c, tr, tc, op.out_bits) if last_i else
-                             g.block("c", r, c, op.acc_bits))
+                             g.block("c", r, c, op.acc_bits, i, j, tr, tc))
                     write = write if write.bytes else None
                 steps.append(Step("c", acquire, load, streamed, release, write, hold))
             else:

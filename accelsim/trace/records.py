@@ -9,7 +9,9 @@ up by the same name in their own registries (``accelsim.sim.kinds``, ``accelsim.
 
 Version 1 (``docs/trace-format.md``): a header line, then one JSON object per op, a ``gemm``
 C[m,n] += A[m,k].B[k,n] or a ``transfer`` between DRAM and the chip. Optional fields were added
-with defaults, so every version-1 trace stays valid. Reading and writing versions are separate:
+with defaults, so every version-1 trace stays valid. Version 2 adds ``vector``: element-wise and
+reduction work (batch norm, activations, pooling, softmax and loss, quantisation, residual adds,
+the optimizer update) for the machine's vector unit. Reading and writing versions are separate:
 a reader accepts every version in ``READABLE_VERSIONS``.
 """
 
@@ -23,8 +25,8 @@ from typing import Any, ClassVar, TypeVar
 from accelsim.errors import TraceError, clip, shown
 
 FORMAT = "accelsim-trace"
-WRITE_VERSION = 1  # the version this accelsim writes
-READABLE_VERSIONS = (1,)  # the versions it reads
+WRITE_VERSION = 2  # the version this accelsim writes
+READABLE_VERSIONS = (1, 2)  # the versions it reads
 PHASES = ("fwd", "bwd_data", "bwd_weight", "update")
 TENSORS = ("weights", "master_weights", "weight_grads", "activations", "errors",
            "optimizer_state", "inputs")
@@ -37,6 +39,11 @@ MAX_DIM = 1 << 31  # a GEMM dimension
 MAX_ELEMENTS = 1 << 40  # elements of a tensor
 MAX_COUNT = 1 << 40  # repeats of one record, and iterations
 MAX_NAME = 200  # characters of a layer name
+MAX_OPS_PER_ELEMENT = 1 << 16  # operations a vector record does per element
+# What a vector record works on, unless it says: activations forward, errors backward, the
+# weights in the update.
+VECTOR_TENSORS = {"fwd": "activations", "bwd_data": "errors", "bwd_weight": "errors",
+                  "update": "weights"}
 
 # What A, B and C of a GEMM hold in each phase, unless the record says otherwise.
 OPERAND_TENSORS = {
@@ -259,7 +266,53 @@ class Transfer(Record):
         return ("transfer", self.dir, self.bytes)
 
 
-Op = Gemm | Transfer
+@op_kind("vector", since=2)
+@dataclass(frozen=True)
+class Vector(Record):
+    """Element-wise or reduction work on the vector unit: ``elements`` outputs, each reading
+    ``inputs`` values of ``in_bits`` and costing ``ops`` operations, written at ``out_bits``.
+
+    ``kind`` names the work (``batchnorm``, ``relu``, ``maxpool``, ``softmax``, ``quantize``,
+    ``sgd_update``, ...): reports group by it; the price follows from the sizes alone."""
+
+    iter: int = bounded(0, MAX_COUNT)
+    layer: str = text()
+    phase: str = one_of(PHASES)
+    kind: str = text()
+    elements: int = bounded(1, MAX_ELEMENTS)
+    in_bits: int = bounded(1, MAX_BITS)
+    out_bits: int = bounded(1, MAX_BITS)
+    ops: int = bounded(1, MAX_OPS_PER_ELEMENT)
+    count: int = bounded(1, MAX_COUNT, default=1)
+    inputs: int = bounded(1, 16, default=1)  # values read per element (2 for a residual add)
+    dtype: str = one_of(DTYPES, default="int")  # "fp" prices the operations as floating point
+    tensor: str | None = one_of(TENSORS, default=None)  # default by phase (VECTOR_TENSORS)
+
+    @property
+    def target(self) -> str:
+        return self.tensor or VECTOR_TENSORS[self.phase]
+
+    @property
+    def read_bytes(self) -> int:
+        return (self.elements * self.inputs * self.in_bits + 7) // 8
+
+    @property
+    def write_bytes(self) -> int:
+        return (self.elements * self.out_bits + 7) // 8
+
+    def operand_tensors(self) -> dict[str, str]:
+        return {"vector": self.target}
+
+    def summary(self) -> dict[str, Any]:
+        return {"kind": self.kind, "elements": self.elements, "in_bits": self.in_bits,
+                "out_bits": self.out_bits, "ops": self.ops}
+
+    def signature(self) -> tuple:
+        return ("vector", self.elements, self.inputs, self.in_bits, self.out_bits, self.ops,
+                self.dtype)
+
+
+Op = Gemm | Transfer | Vector
 
 
 def without_count(op: Op) -> Op:

@@ -64,8 +64,8 @@ BAD = [
     ({"array": {"rows": 16, "cols": 16, "fusion_min_bits": 3}}, r"fusion_min_bits: 3 must be a power of two"),
     ({"array": {"rows": 16, "cols": 16}, "dram": {"lpddr4": {"banks": 6}}},
      r"dram\.lpddr4\.banks: 6 must be a power of two"),
-    ({"array": {"rows": 16, "cols": 16}, "energy": {"dram": {"read_pj_per_bit": -2}}},
-     r"energy\.dram\.read_pj_per_bit: -2 is below the minimum 0"),
+    ({"array": {"rows": 16, "cols": 16}, "energy": {"dram": {"idd4r_ma": -2}}},
+     r"energy\.dram\.idd4r_ma: -2 is below the minimum 0"),
 ]
 
 

@@ -34,7 +34,7 @@ def test_comparison_holds_every_required_figure(study):
                     "param_memory_bytes", "latency_s"):
             assert key in row
         parts = {k: v for k, v in row["energy_pj"].items() if k != "total"}
-        assert set(parts) == {"mac", "ifmap", "filter", "ofmap", "dram", "static"}
+        assert set(parts) == {"mac", "vector", "ifmap", "filter", "ofmap", "dram", "static"}
         assert row["energy_pj"]["total"] == pytest.approx(sum(parts.values()))
     rct = on_disk["methods"]["rct"]["savings"]
     assert rct["vs_fp32"]["baseline"] == "fp32" and rct["vs_qat"]["baseline"] == "qat"

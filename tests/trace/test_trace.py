@@ -70,7 +70,7 @@ BAD = [
     ([], r"t\.jsonl:1: empty file"),
     (["not json"], r"t\.jsonl:1: header is not valid JSON"),
     (['{"format": "other", "version": 1}'], r":1: not an accelsim trace"),
-    (['{"format": "accelsim-trace", "version": 2}'], r":1: trace version 2 is not supported"),
+    (['{"format": "accelsim-trace", "version": 3}'], r":1: trace version 3 is not supported"),
     ([HEADER, "{oops"], r"t\.jsonl:2: not valid JSON"),
     ([HEADER, "[1, 2]"], r":2: expected a JSON object"),
     ([HEADER, {**GEMM, "op": ["gemm"]}], r":2: unknown op \['gemm'\]"),

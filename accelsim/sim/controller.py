@@ -1,0 +1,381 @@
+"""An LPDDR4 channel controller on a running clock: requests in, command times and counts out.
+
+What it owns: the state of one channel while requests stream through it (which row each bank
+holds open and since when, the recent activates, the data bus and its direction, the refresh
+clock, the buffered writes) and the timing of every command the requests need. Pure
+arithmetic, no SimPy: the event model (``engine.py``) and ``accelsim dram`` both drive it.
+
+The model (``docs/simulator.md``; timings are ``DramTiming``'s, in tCK):
+
+- **Bursts and rows.** A request ``[addr, addr + bytes)`` moves every whole burst it touches
+  (``bus_bytes x burst_length`` bytes, aligned). Addresses are row-interleaved: page
+  ``addr // row_bytes`` lives in bank ``page % banks``, row ``page // banks``. Consecutive
+  bursts in one row are served as one *run*, in closed form, so a long stream costs one step
+  per row, not per burst.
+- **Queues and scheduling.** Requests wait in a transaction queue (``queue_depth`` bursts) and
+  move, the first whose bank has room, into per-bank command queues (``bank_queue`` bursts).
+  Banks are served in the order they can start, round-robin among equals, each bank in its own
+  arrival order, as DRAMsim3's controller does; so one bank activates while another transfers,
+  and a busy bank does not hold the others up. A run to a closed bank needs ACT (then tRCD); to
+  a bank holding another row, PRE first (no earlier than tRAS after that row's ACT, tRTP after
+  its last read, or CWL + BL/2 + tWR after its last write; then tRP). tRRD and the four-activate
+  window tFAW bound the ACTs; column commands are spaced by ``max(tCCD, BL/2)``.
+- **Turnarounds.** A write's column command follows a read's by tRTW; a read's follows a write's
+  by CWL + BL/2 + tWTR.
+- **Write buffer.** Writes are accepted into a buffer of ``write_buffer`` bursts and drained in
+  a batch when it fills (reads go first meanwhile), as DRAMsim3's controller does; ``flush``
+  drains the rest. This turns interleaved reads and writes into batches, which saves both row
+  conflicts and turnarounds.
+- **Refresh on the running clock.** Every tREFI (the first at tREFI) all open banks are
+  precharged and the channel refreshes for tRFC; commands due meanwhile wait, and the banks are
+  closed afterwards.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+from dataclasses import dataclass, field
+
+from accelsim.sim.dram import DramTiming
+
+QUEUE_DEPTH = 32  # requests (bursts) the controller sees ahead: its transaction queue
+BANK_QUEUE = 8  # commands queued per bank
+WRITE_BUFFER = 32  # bursts of writes buffered before a drain
+
+
+@dataclass
+class ControllerStats:
+    """What the channel did: counts for energy and reports (per burst: a hit is a column
+    command to an already open row)."""
+
+    read_bursts: int = 0
+    write_bursts: int = 0
+    activates: int = 0
+    row_hits: int = 0
+    row_misses: int = 0  # the bank held no row (never opened, or closed by a refresh)
+    row_conflicts: int = 0  # the bank held another row
+    refreshes: int = 0
+
+    def add(self, other: ControllerStats) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Bank:
+    row: int | None = None
+    act: int = -(1 << 60)  # last ACT
+    pre_ok: int = 0  # earliest PRE allowed by the column commands to the open row
+    ready: int = 0  # earliest ACT (after a PRE or a refresh)
+    closed_by_refresh: bool = False
+
+
+@dataclass
+class Run:
+    """Consecutive bursts of one request to one row."""
+
+    bank: int
+    row: int
+    bursts: int
+    write: bool
+    arrival: int
+    entered: int = 0  # when it reached its bank's command queue
+
+
+@dataclass
+class DramController:
+    """One channel on a running clock (tCK). ``read`` schedules a request and returns when its
+    data is done; ``write`` buffers one and returns when it was accepted (or, when it filled
+    the buffer, when the drained writes are done); ``flush`` drains what is buffered and returns
+    when the channel is idle."""
+
+    t: DramTiming
+    queue_depth: int = QUEUE_DEPTH
+    bank_queue: int = BANK_QUEUE
+    write_buffer: int = WRITE_BUFFER
+    stats: ControllerStats = field(default_factory=ControllerStats)
+
+    def __post_init__(self) -> None:
+        t = self.t
+        self.banks = [_Bank() for _ in range(t.banks)]
+        self.acts: list[int] = []  # recent ACT times, sorted (ACTs may issue out of order)
+        self.gap = max(t.tccd, t.burst_tck)
+        self.trtw = t.trtw
+        self.cols: list[int] = []  # recent column command times, sorted (a run: first, last)
+        self.col_writes: list[bool] = []
+        self.col_horizon = 0  # no column command before this (older ones are forgotten)
+        self.act_horizon = 0
+        self.next_refresh = t.trefi
+        self.refresh_end = 0
+        self.turn = 0  # the bank served first among equals (round-robin)
+        self.last_write = False  # the direction of the last run served
+        self.buffered: list[Run] = []
+        self.buffered_bursts = 0
+        self.done = 0  # when the last data beat issued so far ends
+
+    # ---- requests ---------------------------------------------------------------------------
+
+    def runs(self, addr: int, nbytes: int, write: bool, arrival: int) -> list[Run]:
+        """The runs of bursts a request touches, in address order."""
+        t = self.t
+        burst, row_bytes = t.burst_bytes, t.row_bytes
+        first, last = addr // burst, (addr + nbytes - 1) // burst
+        per_row = row_bytes // burst
+        out = []
+        b = first
+        while b <= last:
+            page = b // per_row
+            end = min(last, (page + 1) * per_row - 1)
+            out.append(Run(page % t.banks, page // t.banks, end - b + 1, write, arrival))
+            b = end + 1
+        return out
+
+    def read(self, now: int, runs: list[Run]) -> int:
+        """Schedule read runs arriving at ``now``; when their last data beat ends."""
+        return self.schedule(runs)
+
+    def write(self, now: int, runs: list[Run]) -> int:
+        """Buffer write runs arriving at ``now``; drain the buffer once it holds
+        ``write_buffer`` bursts. When the write was accepted, or its drained data done."""
+        self.buffered += runs
+        self.buffered_bursts += sum(run.bursts for run in runs)
+        if self.buffered_bursts >= self.write_buffer:
+            return self.flush_writes()
+        return now
+
+    def flush_writes(self) -> int:
+        runs, self.buffered, self.buffered_bursts = self.buffered, [], 0
+        return self.schedule(runs) if runs else self.done
+
+    def flush(self) -> int:
+        self.flush_writes()
+        return self.done
+
+    def stream(self, requests: list[tuple[int, int, bool]]) -> int:
+        """Serve a list of requests ``(addr, bytes, write)`` all issued at time 0, as a DMA
+        engine would hand them over; when the last data beat ends.
+
+        Reads queue as they come; writes wait in the buffer, which is drained once it holds
+        ``write_buffer`` bursts and a read is waiting (the reads queued so far go first), so
+        interleaved reads and writes become batches, and a run of writes alone streams."""
+        reads: list[Run] = []
+        writes: list[Run] = []
+        buffered = 0
+        for addr, nbytes, write in requests:
+            runs = self.runs(addr, nbytes, write, 0)
+            if write:
+                writes += runs
+                buffered += sum(run.bursts for run in runs)
+                continue
+            if buffered >= self.write_buffer:  # the queued reads, then the drain
+                self.schedule(reads + writes)
+                reads, writes, buffered = [], [], 0
+            reads += runs
+        if reads or writes:
+            self.schedule(reads + writes)
+        return self.done
+
+    # ---- scheduling a batch of runs ----------------------------------------------------------
+
+    def schedule(self, batch: list[Run]) -> int:
+        """Serve ``batch`` (runs in arrival order) through the queues; when its data is done.
+
+        Runs enter the transaction queue while it has room, move to their bank's queue, the
+        first in order whose bank has room, and are served bank by bank: each step serves the
+        head run of the bank that can start soonest (round-robin among equals)."""
+        outside = deque(batch)
+        txq: list[Run] = []
+        txq_bursts = 0
+        queues: list[deque[Run]] = [deque() for _ in self.banks]
+        held = [0] * len(self.banks)
+        clock = min((run.arrival for run in batch), default=0)
+        end = 0
+        while outside or txq or any(queues):
+            while outside and (not txq or txq_bursts + outside[0].bursts <= self.queue_depth):
+                run = outside.popleft()
+                run.entered = max(run.arrival, clock)
+                txq.append(run)
+                txq_bursts += run.bursts
+            i = 0
+            while i < len(txq):
+                run = txq[i]
+                if held[run.bank] == 0 or held[run.bank] + run.bursts <= self.bank_queue:
+                    txq.pop(i)
+                    txq_bursts -= run.bursts
+                    held[run.bank] += run.bursts
+                    run.entered = max(run.entered, clock)
+                    queues[run.bank].append(run)
+                else:
+                    i += 1
+            best, best_start = -1, 0
+            n = len(self.banks)
+            for k in range(n):
+                bank = (self.turn + k) % n
+                if queues[bank]:
+                    head = queues[bank][0]
+                    start = self._earliest_start(head)
+                    if head.write != self.last_write:  # a turnaround would come first
+                        start += self._spacing(self.last_write, head.write) - self.gap
+                    if best < 0 or start < best_start:
+                        best, best_start = bank, start
+            run = queues[best].popleft()
+            self.turn = (best + 1) % n
+            run_end, first = self._serve(run)
+            self.last_write = run.write
+            held[best] -= run.bursts
+            end = max(end, run_end)
+            clock = max(clock, first)
+        return end
+
+    def _earliest_start(self, run: Run) -> int:
+        """When ``run``'s first command (ACT, or its column on a hit) could go, by its bank."""
+        t, bank = self.t, self.banks[run.bank]
+        earliest = max(run.entered, self.refresh_end)
+        if bank.row == run.row:
+            return earliest
+        if bank.row is None:
+            return max(earliest, bank.ready)
+        return max(earliest, bank.act + t.tras, bank.pre_ok) + t.trp
+
+    def _act_slot(self, want: int) -> int:
+        """The earliest ACT time from ``want`` that keeps tRRD to every other ACT and at most
+        four ACTs in any tFAW window (ACTs to different banks may go in any order)."""
+        t, acts = self.t, self.acts
+        want = max(want, self.act_horizon)
+        while True:
+            i = bisect_left(acts, want)
+            if i and want - acts[i - 1] < t.trrd:
+                want = acts[i - 1] + t.trrd
+                continue
+            if i < len(acts) and acts[i] - want < t.trrd:
+                want = acts[i] + t.trrd
+                continue
+            window = [*acts[max(0, i - 4):i], want, *acts[i:i + 4]]
+            pos = min(i, 4)
+            moved = False
+            for s in range(max(0, pos - 4), pos + 1):
+                if s + 4 < len(window) and window[s + 4] - window[s] < t.tfaw:
+                    want = window[s] + t.tfaw if s < pos else window[s + 4] + t.trrd
+                    moved = True
+                    break
+            if not moved:
+                return want
+
+    def _spacing(self, earlier_write: bool, later_write: bool) -> int:
+        """Least distance between two column commands in this order."""
+        if earlier_write == later_write:
+            return self.gap
+        if later_write:  # read -> write
+            return self.trtw
+        return self.t.cwl + self.t.burst_tck + self.t.twtr  # write -> read
+
+    def _columns_at(self, want: int, n: int, write: bool) -> int:
+        """The earliest first column command from ``want`` for ``n`` bursts ``gap`` apart that
+        keeps its spacing to every column command already placed (the bus is shared; a run may
+        fill an earlier gap: commands issue out of arrival order across banks, as FR-FCFS
+        does, within the queue's look-ahead)."""
+        cols, kinds = self.cols, self.col_writes
+        want = max(want, self.col_horizon)
+        span = (n - 1) * self.gap
+        reach = self.t.cwl + self.t.burst_tck + self.t.twtr + self.trtw
+        while True:
+            lo = bisect_left(cols, want - reach)
+            moved = False
+            for i in range(lo, len(cols)):
+                other, other_write = cols[i], kinds[i]
+                if other > want + span + reach:
+                    break
+                if other <= want:  # an earlier command: we must keep our distance after it
+                    need = other + self._spacing(other_write, write)
+                    if need > want:
+                        want, moved = need, True
+                        break
+                else:  # a later one: it must keep its distance after our last burst
+                    if want + span + self._spacing(write, other_write) > other:
+                        want, moved = other + self._spacing(other_write, write), True
+                        break
+            if not moved:
+                return want
+
+    def _record_columns(self, first: int, n: int, write: bool) -> None:
+        last = first + (n - 1) * self.gap
+        i = bisect_left(self.cols, first)
+        self.cols[i:i] = [first, last] if n > 1 else [first]
+        self.col_writes[i:i] = [write, write] if n > 1 else [write]
+        if len(self.cols) > 512:  # forget the oldest; nothing may go before them any more
+            self.col_horizon = max(self.col_horizon, self.cols[255] + self.trtw + self.t.cwl
+                                   + self.t.burst_tck + self.t.twtr)
+            del self.cols[:256]
+            del self.col_writes[:256]
+
+    def _serve(self, run: Run) -> tuple[int, int]:
+        """Place ``run``'s commands: (when its last data beat ends, its first column)."""
+        t = self.t
+        remaining = run.bursts
+        end = self.done
+        first_column = -1
+        while remaining:
+            bank = self.banks[run.bank]
+            earliest = max(run.entered, self.refresh_end)
+            self._refresh_until(earliest)
+            earliest = max(earliest, self.refresh_end)
+            hit = bank.row == run.row
+            if hit:
+                ready = earliest
+            else:
+                if bank.row is None:
+                    act = max(earliest, bank.ready)
+                else:
+                    act = max(earliest, bank.act + t.tras, bank.pre_ok) + t.trp
+                act = self._act_slot(act)
+                if act >= self.next_refresh:  # the refresh comes first; then try again
+                    self._refresh_until(act)
+                    continue
+                ready = act + t.trcd
+            first = self._columns_at(max(ready, self.refresh_end), remaining, run.write)
+            if first >= self.next_refresh:
+                self._refresh_until(first)
+                continue
+            # Bursts whose column command falls before the next refresh go now; the rest wait.
+            fit = min(remaining, -(-(self.next_refresh - first) // self.gap))
+            if not hit:
+                self.stats.activates += 1
+                self.stats.row_misses += bank.row is None
+                self.stats.row_conflicts += bank.row is not None
+                insort(self.acts, act)
+                if len(self.acts) > 64:
+                    self.act_horizon = max(self.act_horizon, self.acts[31] + t.tfaw)
+                    del self.acts[:32]
+                bank.act, bank.row = act, run.row
+            self.stats.row_hits += fit - (0 if hit else 1)
+            last = first + (fit - 1) * self.gap
+            first_column = first if first_column < 0 else first_column
+            self._record_columns(first, fit, run.write)
+            if run.write:
+                self.stats.write_bursts += fit
+                bank.pre_ok = max(bank.pre_ok, last + t.cwl + t.burst_tck + t.twr)
+                end = last + t.cwl + t.burst_tck
+            else:
+                self.stats.read_bursts += fit
+                bank.pre_ok = max(bank.pre_ok, last + t.trtp)
+                end = last + t.cl + t.burst_tck
+            self.done = max(self.done, end)
+            remaining -= fit
+        return end, first_column
+
+    def _refresh_until(self, when: int) -> None:
+        """Perform every refresh due at or before ``when``: precharge all, tRFC, banks closed."""
+        t = self.t
+        while when >= self.next_refresh:
+            start = self.next_refresh
+            for bank in self.banks:
+                if bank.row is not None:
+                    start = max(start, max(self.next_refresh, bank.act + t.tras,
+                                           bank.pre_ok) + t.trp)
+            self.refresh_end = start + t.trfc
+            for bank in self.banks:
+                bank.row, bank.ready = None, self.refresh_end
+            self.stats.refreshes += 1
+            self.next_refresh += t.trefi
+
