@@ -3,11 +3,12 @@
 ops -> cost model (``CostCache`` over ``sim.ops.simulate``) -> schedule (each op's start and
 end) -> energy (its actions, and the power of the time it holds the machine) -> report. Each
 stage is a choice: the cost model (the SimPy event model today; closed forms where they are
-exact) and the schedule (serial today; overlapping ops later).
+exact) and the schedule (serial, or overlapping neighbours: ``schedule.overlap_ops``).
 """
 
 from accelsim.replay.cache import CostCache
 from accelsim.replay.pipeline import placed_ops, replay
-from accelsim.replay.schedule import Placed, SerialSchedule
+from accelsim.replay.schedule import OverlapSchedule, Placed, SerialSchedule, schedule_for
 
-__all__ = ["CostCache", "Placed", "SerialSchedule", "placed_ops", "replay"]
+__all__ = ["CostCache", "OverlapSchedule", "Placed", "SerialSchedule", "placed_ops", "replay",
+           "schedule_for"]

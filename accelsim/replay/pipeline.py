@@ -7,25 +7,28 @@ from typing import Any
 
 from accelsim.hardware.model import Hardware
 from accelsim.replay.cache import CostCache
-from accelsim.replay.schedule import Placed, SerialSchedule
+from accelsim.replay.schedule import OverlapSchedule, Placed, SerialSchedule, schedule_for
 from accelsim.report.summary import Report
 from accelsim.trace.records import Header
 
+Schedule = SerialSchedule | OverlapSchedule
+
 
 def placed_ops(hw: Hardware, ops: Iterable[Any], cache: CostCache | None = None,
-               schedule: SerialSchedule | None = None) -> Iterator[Placed]:
-    """Every op with its cost and energy, placed in time by ``schedule``."""
+               schedule: Schedule | None = None) -> Iterator[Placed]:
+    """Every op with its cost and action energy, placed in time by ``schedule`` (by default
+    the one the machine asks for)."""
     cache = cache or CostCache(hw)
-    schedule = schedule or SerialSchedule()
+    schedule = schedule or schedule_for(hw)
     for op in ops:
-        cost, _ = cache(op)
+        cost, actions = cache(op)
         start, period, held = schedule.place(op, cost)
-        yield Placed(op, cost, cache.energy(op, held), start, period, held)
+        yield Placed(op, cost, actions, start, period, held)
 
 
 def replay(hw: Hardware, ops: Iterable[Any], header: Header | None = None,
            progress: Callable[[int], None] | None = None,
-           cache: CostCache | None = None, schedule: SerialSchedule | None = None) -> Report:
+           cache: CostCache | None = None, schedule: Schedule | None = None) -> Report:
     """Price every op of a trace on ``hw`` and gather the report."""
     cache = cache or CostCache(hw)
     report = Report(hw, header or Header())

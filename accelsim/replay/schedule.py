@@ -1,9 +1,19 @@
 """When each op runs: the one owner of op start and end times.
 
 The report, the timeline and the time-proportional energy all read a ``Placed`` op's times;
-nothing else assumes how ops follow each other. ``SerialSchedule`` runs ops one after the
-other, each starting with empty buffers and closed DRAM rows (the price of caching op costs):
-its totals do not depend on op order, so a sweep may merge identical ops (``order_free``).
+nothing else assumes how ops follow each other.
+
+- ``SerialSchedule`` runs ops one after the other, each from empty buffers and an idle channel
+  (the price of caching op costs): its totals do not depend on op order, so a sweep may merge
+  identical ops (``order_free``).
+- ``OverlapSchedule`` (``schedule.overlap_ops``) lets neighbours overlap where the machine
+  allows, from each op's ``OpProfile``: the next op's first loads run while this one computes
+  with its channel idle (prefetch into the free half of double-buffered input SRAMs), and this
+  op's last write-backs run while the next one computes with its channel idle (draining the
+  free half of the output SRAM). Each idle interval is lent once, so the overlapped latency is
+  never above the serial one and never below the larger of the compute-bound and the
+  DRAM-bound time. Its totals depend on which op follows which, so a sweep merges op pairs
+  (``overlap``), not ops.
 """
 
 from __future__ import annotations
@@ -12,27 +22,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from accelsim.energy.model import Energy
-from accelsim.sim.costs import OpCost
+from accelsim.sim.costs import OpCost, OpProfile
 
 
 @dataclass(frozen=True)
 class Placed:
-    """An op with its cost and energy per execution, placed in time.
+    """An op with its cost and action energy per execution, placed in time.
 
-    Its ``op.count`` executions start ``period`` cycles apart from ``start``; each holds the
-    machine for ``held`` cycles (the time its static energy and its share of the total latency
-    are counted for)."""
+    Its ``op.count`` executions start ``period`` cycles apart from ``start``, each lasting
+    ``cost.cycles``; ``held`` is the time the placed op adds to the run (its executions' time
+    not shared with the op before it), which its share of the latency and of the
+    time-proportional energy is counted for."""
 
     op: Any
     cost: OpCost
-    energy: Energy
+    energy: Energy  # actions of one execution
     start: float
     period: float
     held: float
 
     @property
     def end(self) -> float:
-        return self.start + self.op.count * self.period
+        return self.start + self.cost.cycles + (self.op.count - 1) * self.period
 
 
 class SerialSchedule:
@@ -40,11 +51,50 @@ class SerialSchedule:
 
     order_free = True  # totals are independent of op order
 
-    def __init__(self) -> None:
+    def __init__(self, hw: Any = None) -> None:
         self.now = 0
 
     def place(self, op: Any, cost: OpCost) -> tuple[float, float, float]:
         """(start, period, held) for ``op``'s executions."""
         start = self.now
         self.now += op.count * cost.cycles
-        return start, cost.cycles, cost.cycles
+        return start, cost.cycles, op.count * cost.cycles
+
+
+def overlap(hw: Any, before: OpProfile | None, after: OpProfile | None) -> float:
+    """Cycles two consecutive ops may share: ``after``'s first loads under ``before``'s idle
+    channel at the end of its computing, and ``before``'s last write-backs under ``after``'s
+    idle channel while it computes. Prefetching needs a free half in the input SRAMs, draining
+    one in the output SRAM (double buffering)."""
+    if before is None or after is None:
+        return 0.0
+    b = hw.buffers
+    prefetch = min(after.lead, before.idle_tail) if (b.ifmap.double_buffered
+                                                      and b.filter.double_buffered) else 0.0
+    drain = min(before.trail, after.slack) if b.ofmap.double_buffered else 0.0
+    return float(int(prefetch + drain))  # whole cycles
+
+
+class OverlapSchedule:
+    """Consecutive ops overlap as ``overlap`` allows (``schedule.overlap_ops: true``)."""
+
+    order_free = False  # the overlap depends on which op follows which
+
+    def __init__(self, hw: Any) -> None:
+        self.hw = hw
+        self.end = 0.0  # when the last execution placed ends
+        self.last: OpProfile | None = None
+
+    def place(self, op: Any, cost: OpCost) -> tuple[float, float, float]:
+        shared = overlap(self.hw, self.last, cost.profile)
+        start = self.end - shared
+        period = cost.cycles - overlap(self.hw, cost.profile, cost.profile)
+        end = start + cost.cycles + (op.count - 1) * period
+        held = end - self.end
+        self.end, self.last = end, cost.profile
+        return start, period, held
+
+
+def schedule_for(hw: Any) -> SerialSchedule | OverlapSchedule:
+    """The schedule a machine asks for (``schedule.overlap_ops``)."""
+    return OverlapSchedule(hw) if hw.schedule.overlap_ops else SerialSchedule(hw)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.energy.model import COMPONENTS
+from accelsim.energy.model import COMPONENTS, time_energy
 from accelsim.hardware.model import BUFFERS, Hardware
 from accelsim.sim.costs import DramStats, OpCost
 from accelsim.trace.records import Header
@@ -47,6 +47,7 @@ class Report:
         self.iteration_cycles: dict[int, int] = defaultdict(int)
         self.layer_macs: dict[str, int] = defaultdict(int)
         self.tensor_energy: dict[str, float] = defaultdict(float)
+        self.kind_energy: dict[str, float] = defaultdict(float)  # gemm, transfer, vector kinds
         self.tensor_bytes: dict[str, dict[str, int]] = defaultdict(lambda: {"read": 0,
                                                                             "write": 0})
         self.dram = DramStats()
@@ -55,30 +56,39 @@ class Report:
         self.timeline: list[tuple[float, int, int, int]] = []
 
     def add(self, placed: Any) -> None:
-        """Count one placed op (``accelsim.replay.Placed``): its executions, their costs and
-        energy, at the times the schedule gave them."""
-        op, cost, energy = placed.op, placed.cost, placed.energy
+        """Count one placed op (``accelsim.replay.Placed``): its executions' costs and action
+        energy, and the time the schedule gave it (its latency share and the energy the
+        machine burns meanwhile)."""
+        op, cost, actions = placed.op, placed.cost, placed.energy
         n = op.count
         held = placed.held
+        idle = time_energy(self.hw, held)
         self.ops += n
         self.cycles = max(self.cycles, placed.end)
         self.compute_cycles += n * cost.compute_cycles
         for cause, cycles in cost.stall_cycles.items():
             self.stalls[cause] += n * cycles
+        shared = n * cost.cycles - held  # cycles overlapped with neighbours
+        if shared:
+            self.stalls["overlap"] -= shared
         self.macs += n * cost.macs
         self.busy_pe_cycles += n * cost.busy_pe_cycles
         phase = op.phase or "unspecified"
-        for comp, pj in energy.components.items():
-            self.energy[comp] += n * pj
-            self.layer_energy[op.layer][comp] += n * pj
-            self.phase_energy[phase][comp] += n * pj
-        self.layer_phase_energy[op.layer][phase] += n * energy.total
-        self.layer_cycles[op.layer] += n * held
-        self.iteration_cycles[op.iter] += n * held
-        self.phase_cycles[phase] += n * held
+        total = 0.0
+        for comp in self.energy:
+            pj = n * actions.components.get(comp, 0.0) + idle.get(comp, 0.0)
+            total += pj
+            self.energy[comp] += pj
+            self.layer_energy[op.layer][comp] += pj
+            self.phase_energy[phase][comp] += pj
+        self.layer_phase_energy[op.layer][phase] += total
+        self.layer_cycles[op.layer] += held
+        self.iteration_cycles[op.iter] += held
+        self.phase_cycles[phase] += held
         self.layer_macs[op.layer] += n * cost.macs
+        self.kind_energy[_kind(op)] += total
         names = op.operand_tensors()
-        for operand, pj in energy.by_operand.items():
+        for operand, pj in actions.by_operand.items():
             self.tensor_energy[names[operand]] += n * pj
         for operand, stats in cost.dram.items():
             moved = self.tensor_bytes[names[operand]]
@@ -103,8 +113,10 @@ class Report:
             if room <= 0:
                 return
             offset = start + rep * period
+            after = self.timeline[-1][0] if self.timeline else -1.0  # overlapped ops: keep
             rows = zip(times[:room] + offset, *(c[:room] for c in columns), strict=True)
-            self.timeline.extend((float(t), int(x), int(y), int(z)) for t, x, y, z in rows)
+            self.timeline.extend((float(t), int(x), int(y), int(z)) for t, x, y, z in rows
+                                 if t > after)  # the time axis increasing
 
     @property
     def latency_s(self) -> float:
@@ -143,6 +155,7 @@ class Report:
             "energy_pj_by_phase": {k: with_total(v) for k, v in self.phase_energy.items()},
             "energy_pj_by_layer_phase": {k: dict(v) for k, v in self.layer_phase_energy.items()},
             "energy_pj_by_tensor": dict(self.tensor_energy),
+            "energy_pj_by_kind": dict(self.kind_energy),
             "cycles_by_layer": dict(self.layer_cycles),
             "cycles_by_phase": dict(self.phase_cycles),
             "cycles_by_iteration": [self.iteration_cycles[i] for i in sorted(self.iteration_cycles)],
@@ -150,3 +163,8 @@ class Report:
             "dram": asdict(self.dram),
             "buffers": buffers,
         }
+
+
+def _kind(op: Any) -> str:
+    """``gemm``, ``transfer``, or ``vector:KIND`` (``vector:batchnorm``), for the breakdown."""
+    return f"vector:{op.kind}" if op.op == "vector" else op.op

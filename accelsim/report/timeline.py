@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.atomic import write_atomic
+from accelsim.energy.model import time_energy
 from accelsim.hardware.model import Hardware
 
 TRACKS = {"ops": 1, "array": 2, "dma": 3}
@@ -29,13 +30,15 @@ def chrome_trace(hw: Hardware, placed: Iterable[Any], max_ops: int = 500) -> dic
                for name, tid in TRACKS.items()]
     done = 0
     for item in placed:
-        op, cost, energy = item.op, item.cost, item.energy
+        op, cost = item.op, item.cost
+        share = sum(time_energy(hw, item.held / op.count).values())  # per execution
+        energy = item.energy.total + share
         for rep in range(op.count):
             if done >= max_ops:
                 break
             now = item.start + rep * item.period
             name = f"{op.layer} {op.phase or 'transfer'}"
-            args: dict[str, Any] = {"cycles": cost.cycles, "energy_pj": round(energy.total, 1),
+            args: dict[str, Any] = {"cycles": cost.cycles, "energy_pj": round(energy, 1),
                                     **op.summary()}
             events.append({"ph": "X", "name": name, "cat": op.op, "pid": 1,
                            "tid": TRACKS["ops"], "ts": now * us, "dur": cost.cycles * us,

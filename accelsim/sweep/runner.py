@@ -27,22 +27,29 @@ from accelsim.sweep.spec import Point
 
 
 @lru_cache(maxsize=8)
-def _trace_ops(trace: str, merge: bool) -> tuple:
-    """A trace's ops, with identical ones merged (their counts summed) when ``merge``: under a
-    schedule whose totals do not depend on op order, a training trace of tens of thousands of
-    records replays as a few hundred."""
+def _trace_summary(trace: str) -> tuple[tuple, tuple]:
+    """A trace's ops with identical ones merged (their counts summed), and how often each op
+    follows each other one: the totals of a replay depend on op order only through
+    neighbouring pairs (``replay.schedule``), so a training trace of tens of thousands of
+    records replays as a few hundred ops and pairs."""
+    from collections import Counter
     from dataclasses import replace
 
     from accelsim.trace import read_trace
 
     _, ops = read_trace(trace)
-    if not merge:
-        return tuple(ops)
     merged: dict[Any, int] = {}
+    pairs: Counter = Counter()
+    previous = None
     for op in ops:
         key = replace(op, iter=0, count=1)
         merged[key] = merged.get(key, 0) + op.count
-    return tuple((replace(op, count=n)) for op, n in merged.items())
+        if previous is not None:
+            pairs[(previous, key)] += 1
+        if op.count > 1:
+            pairs[(key, key)] += op.count - 1
+        previous = key
+    return tuple(replace(op, count=n) for op, n in merged.items()), tuple(pairs.items())
 
 
 @lru_cache(maxsize=16)
@@ -61,21 +68,33 @@ def evaluate_point(point: Point) -> dict[str, Any]:
 
 def evaluate(hardware: Any, trace: str) -> dict[str, Any]:
     """Replay ``trace`` on ``hardware``: the figures of one sweep point, or its error."""
+    from accelsim.energy.model import time_energy
     from accelsim.errors import AccelsimError
-    from accelsim.replay import SerialSchedule, replay
+    from accelsim.replay import SerialSchedule, replay, schedule_for
+    from accelsim.replay.schedule import overlap
 
-    schedule = SerialSchedule()
     try:
-        ops = _trace_ops(trace, merge=schedule.order_free)
-        report = replay(hardware, ops, cache=_costs(hardware), schedule=schedule).to_json()
+        ops, pairs = _trace_summary(trace)
+        costs = _costs(hardware)
+        report = replay(hardware, ops, cache=costs, schedule=SerialSchedule()).to_json()
+        shared = 0.0
+        if not schedule_for(hardware).order_free:  # the overlap of every neighbouring pair
+            shared = sum(n * overlap(hardware, costs(a)[0].profile, costs(b)[0].profile)
+                         for (a, b), n in pairs)
     except AccelsimError as exc:
         return {"error": str(exc)}
     energy = report["energy_pj"]
+    saved = time_energy(hardware, shared)
+    cycles = report["total_cycles"] - shared
+    a = hardware.array
+    busy = report["utilization"] * report["total_cycles"] * a.rows * a.cols
     row: dict[str, Any] = {
-        "total_cycles": report["total_cycles"], "compute_cycles": report["compute_cycles"],
-        "stall_cycles": report["stall_cycles"], "latency_s": report["latency_s"],
-        "utilization": report["utilization"], "energy_pj": energy["total"],
-        **{f"energy_{c}_pj": energy[c] for c in COMPONENTS},
+        "total_cycles": cycles, "compute_cycles": report["compute_cycles"],
+        "stall_cycles": report["stall_cycles"] - shared,
+        "latency_s": cycles * hardware.cycle_ns * 1e-9,
+        "utilization": busy / (cycles * a.rows * a.cols) if cycles else 0.0,
+        "energy_pj": energy["total"] - sum(saved.values()),
+        **{f"energy_{c}_pj": energy[c] - saved.get(c, 0.0) for c in COMPONENTS},
         **{f"peak_{b}_bytes": v["peak_bytes"] for b, v in report["buffers"].items()},
         "dram_read_bytes": report["dram"]["read_bytes"],
         "dram_write_bytes": report["dram"]["write_bytes"],

@@ -142,8 +142,8 @@ def test_chrome_trace_timeline():
     spans = [e for e in events if e["ph"] == "X"]
     ops_track = [e for e in spans if e["tid"] == 1]
     assert len(ops_track) == 20 == doc["otherData"]["ops"]
-    for a, b in pairwise(ops_track):
-        assert b["ts"] == pytest.approx(a["ts"] + a["dur"])  # ops back to back
+    for a, b in pairwise(ops_track):  # in order, back to back or overlapping (prefetch)
+        assert a["ts"] <= b["ts"] <= a["ts"] + a["dur"] + 1e-6
     end = ops_track[-1]["ts"] + ops_track[-1]["dur"]
     assert all(e["ts"] + e["dur"] <= end + 1e-6 for e in spans)
     assert {e["name"] for e in events if e["ph"] == "C"} == {"ifmap bytes", "filter bytes",

@@ -1,0 +1,79 @@
+"""The schedule owns time: serial ops back to back; overlapped neighbours never slower than
+serial and never faster than the compute-bound or the DRAM-bound time."""
+
+import pytest
+
+from accelsim.hardware import load_hardware
+from accelsim.replay import CostCache, OverlapSchedule, SerialSchedule, placed_ops, replay
+from accelsim.trace.records import Gemm, Transfer, Vector
+from accelsim.trace.synthetic import lenet5_mnist, training_trace
+
+
+def _ops():
+    ops = list(training_trace(lenet5_mnist(16), 2))
+    ops += [Vector(iter=2, layer="bn", phase="fwd", kind="batchnorm", elements=50_000,
+                   in_bits=8, out_bits=8, ops=6),
+            Gemm(iter=2, layer="fc", phase="fwd", m=64, n=512, k=512, a_bits=8, b_bits=8,
+                 acc_bits=32, c_bits=8, count=3),
+            Transfer(iter=2, layer="fc", tensor="weights", dir="read", elements=200_000, bits=8)]
+    return ops
+
+
+MACHINES = [[], ["array.rows=8", "array.cols=8"], ["array.dataflow=os"],
+            ["dram.lpddr4.data_rate_mtps=800"], ["buffers.ifmap.size_kib=8",
+                                                 "buffers.filter.size_kib=8"],
+            ["buffers.ofmap.double_buffered=false"], ["vector.lanes=2"]]
+
+
+@pytest.mark.parametrize("overrides", MACHINES)
+def test_overlap_is_bounded_by_serial_and_by_each_resource(overrides):
+    hw = load_hardware("edge-16x16", overrides)
+    ops = _ops()
+    cache = CostCache(hw)
+    serial = replay(hw, ops, cache=cache, schedule=SerialSchedule()).cycles
+    overlapped = replay(hw, ops, cache=cache, schedule=OverlapSchedule(hw)).cycles
+    compute = sum(op.count * cache(op)[0].profile.compute for op in ops)
+    dram = sum(op.count * cache(op)[0].profile.dram for op in ops)
+    assert overlapped <= serial
+    assert overlapped >= max(compute, dram) - 1e-6
+    if overrides == []:  # the default machine does hide some loads
+        assert overlapped < serial
+
+
+def test_serial_schedule_places_ops_back_to_back(default_hw):
+    ends = []
+    for placed in placed_ops(default_hw, _ops(), schedule=SerialSchedule()):
+        if ends:
+            assert placed.start == ends[-1]
+        assert placed.period == placed.cost.cycles
+        ends.append(placed.end)
+
+
+def test_overlapped_times_partition_the_run(default_hw):
+    """Each placed op holds the time it adds to the run: they sum to the latency, and the
+    breakdowns by layer and phase still partition the totals."""
+    report = replay(default_hw, _ops(), schedule=OverlapSchedule(default_hw))
+    doc = report.to_json()
+    assert doc["total_cycles"] == sum(doc["cycles_by_layer"].values())
+    assert doc["total_cycles"] == doc["compute_cycles"] + doc["stall_cycles"]
+    assert doc["stall_cycles_by_cause"].get("overlap", 0) <= 0
+    total = doc["energy_pj"]["total"]
+    assert total == pytest.approx(sum(v["total"] for v in doc["energy_pj_by_layer"].values()))
+    assert total == pytest.approx(sum(doc["energy_pj_by_kind"].values()))
+
+
+def test_no_overlap_without_double_buffering():
+    hw = load_hardware("edge-16x16", ["buffers.ifmap.double_buffered=false",
+                                      "buffers.filter.double_buffered=false",
+                                      "buffers.ofmap.double_buffered=false"])
+    ops = _ops()
+    cache = CostCache(hw)
+    assert replay(hw, ops, cache=cache, schedule=OverlapSchedule(hw)).cycles == \
+        replay(hw, ops, cache=cache, schedule=SerialSchedule()).cycles
+
+
+def test_the_machine_chooses_its_schedule():
+    from accelsim.replay import schedule_for
+
+    assert isinstance(schedule_for(load_hardware("edge-16x16")), OverlapSchedule)
+    assert isinstance(schedule_for(load_hardware("scalesim-like")), SerialSchedule)
