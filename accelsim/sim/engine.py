@@ -25,7 +25,7 @@ import simpy
 from accelsim.hardware.model import Hardware
 from accelsim.sim.channel import Channel
 from accelsim.sim.costs import Occupancy, OpCost
-from accelsim.sim.mapping import FoldGeometry
+from accelsim.sim.mapping import FoldGeometry, busy_pe_cycles
 from accelsim.sim.tiling import BUFFER_OF, Block, Tile, plan_gemm
 from accelsim.trace.records import Gemm
 
@@ -140,7 +140,8 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
             array_busy.append((start, start + duration))
             stalls["sram_port"] += duration - compute
             stalls["memory"] += int(env.now - start - duration)
-            cost.busy_pe_cycles += tile.rows * tile.cols * plan.beat.steps(time_extent)
+            cost.busy_pe_cycles += busy_pe_cycles(hw.array, tile.rows, tile.cols, time_extent,
+                                                  plan.beat)
             acc = tile.accesses
             sram[("a", "read")] += acc.a_reads * op.a_bits
             sram[("b", "read")] += acc.b_reads * op.b_bits

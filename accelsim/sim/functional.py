@@ -28,11 +28,14 @@ PEs takes one cycle):
 * is: ws on transposed operands (C^T = B^T . A^T): PE(i,j) holds A[m0+j, k0+i], B[k0+i, n]
   enters row i, and the psum leaving column j is C[m0+j, n]. It is literally the ws
   machine fed with B^T as the streamed and A^T as the stationary operand.
-* Folding: the rows dim is cut into chunks of R and the cols dim into chunks of C; each
-  fold runs to completion (preload/drain included) before the next starts.
-* Precision: a fold's T streamed elements are grouped into beats of ``pack`` (p)
-  consecutive elements (Bit Fusion: p products per beat; os sums them into its one
-  accumulator, ws/is carry p separate psum lanes). A beat lasts ``serial`` (s) cycles:
+* Folding: the rows dim is cut into chunks of R PE rows and the cols dim into chunks of C;
+  each fold runs to completion (preload/drain included) before the next starts.
+* Precision: a PE multiplies ``pack`` (p) pairs of the reduction dimension K per beat and
+  adds them into one sum (Bit Fusion's fused PE). In os, K streams through time: a beat
+  carries p consecutive K elements of A and of B. In ws/is, K spans the rows: PE row i holds
+  p consecutive K elements (a fold covers R x p of K), its p stationary values are preloaded
+  together, and each beat brings the p matching streamed values of one time step; the PE
+  adds its p products to the psum from above. A beat lasts ``serial`` (s) cycles:
   for s > 1 the streamed operand entering from the left (A for os/ws, B for is) arrives
   bit-serially, LSB first, one two's-complement bit per cycle (Stripes), and the PE
   shift-adds the partial product, subtracting at the sign bit; the other operand is
@@ -365,40 +368,57 @@ def _os_fold(a_rows, b_cols, ra, ca, p, s, drain):
 
 def _run_stationary(a, b, rows, cols, p, s, scalesim):
     """ws: A [M, K] streams through the array, B [K, N] is stationary; K over the array rows
-    and N over the array cols. Partial sums of the K folds accumulate in the output buffer."""
+    (p consecutive K elements per PE row) and N over the array cols. Partial sums of the K
+    folds accumulate in the output buffer."""
     k_dim, n_dim = b.shape
-    c = np.zeros((a.shape[0], n_dim), dtype=np.int64)
+    m_dim = a.shape[0]
+    span = rows * p
+    c = np.zeros((m_dim, n_dim), dtype=np.int64)
     cycles = folds = macs = 0
-    for k0 in range(0, k_dim, rows):
+    for k0 in range(0, k_dim, span):
+        k1 = min(k0 + span, k_dim)
+        r = -(-(k1 - k0) // p)  # PE rows this fold uses
         for n0 in range(0, n_dim, cols):
-            stream = a[:, k0 : k0 + rows].T  # row i of the stream feeds PE row i
-            weights = b[k0 : k0 + rows, n0 : n0 + cols]
-            ra, ca = (rows, cols) if scalesim else weights.shape
-            psums, last, fold_macs = _stationary_fold(stream, weights, ra, ca, p, s)
-            c[:, n0 : n0 + weights.shape[1]] += psums
+            n1 = min(n0 + cols, n_dim)
+            # PE row i holds K elements k0 + i*p .. k0 + i*p + p - 1 (zero-padded, not real)
+            lanes_a = np.zeros((m_dim, r * p), dtype=np.int64)
+            lanes_a[:, : k1 - k0] = a[:, k0:k1]
+            real_k = np.zeros(r * p, dtype=bool)
+            real_k[: k1 - k0] = True
+            # stream [r, M * p]: for PE row i, time step m carries its p values as one beat
+            stream = lanes_a.reshape(m_dim, r, p).transpose(1, 0, 2).reshape(r, m_dim * p)
+            weights = np.zeros((r * p, n1 - n0), dtype=np.int64)
+            weights[: k1 - k0] = b[k0:k1, n0:n1]
+            weights = weights.reshape(r, p, n1 - n0).transpose(0, 2, 1)  # [r, c, p]
+            real = real_k.reshape(r, p)
+            ra, ca = (rows, cols) if scalesim else (r, n1 - n0)
+            psums, last, fold_macs = _stationary_fold(stream, weights, real, ra, ca, p, s)
+            c[:, n0:n1] += psums
             cycles += last + 1
             folds += 1
             macs += fold_macs
     return c, cycles - 1 if scalesim else cycles, folds, macs
 
 
-def _stationary_fold(stream, weights, ra, ca, p, s):
+def _stationary_fold(stream, weights, real_k, ra, ca, p, s):
     """Step one weight-stationary fold on an ``ra`` x ``ca`` grid: preload, then stream.
 
-    ``stream`` [r, T] feeds the left edge, ``weights`` [r, c] are preloaded. Returns
-    (psums [T, c] that left the bottom of the columns, index of the last output cycle,
-    real MACs).
+    ``stream`` [r, T * p] feeds the left edge, p values of one time step per beat;
+    ``weights`` [r, c, p] are preloaded, p per PE; ``real_k`` [r, p] says which of a PE row's
+    K lanes exist. Returns (psums [T, c] that left the bottom of the columns, index of the
+    last output cycle, real MACs).
     """
-    r, c = weights.shape
-    length = stream.shape[1]
-    w_tile = np.zeros((ra, ca), dtype=np.int64)
+    r, c, _ = weights.shape
+    length = stream.shape[1] // p
+    w_tile = np.zeros((ra, ca, p), dtype=np.int64)
     w_tile[:r, :c] = weights
-    w_real_tile = np.zeros((ra, ca), dtype=bool)
-    w_real_tile[:r, :c] = True
+    w_real_tile = np.zeros((ra, ca, p), dtype=bool)
+    w_real_tile[:r, :c] = real_k[:, None, :]
 
-    # Preload: weight rows are shifted in from the top, one per cycle, last row first.
-    w_reg = np.zeros((ra, ca), dtype=np.int64)
-    w_real = np.zeros((ra, ca), dtype=bool)
+    # Preload: weight rows (p values per PE) are shifted in from the top, one per cycle, last
+    # row first.
+    w_reg = np.zeros((ra, ca, p), dtype=np.int64)
+    w_real = np.zeros((ra, ca, p), dtype=bool)
     t = -1
     for k in range(ra):
         t += 1
@@ -409,12 +429,12 @@ def _stationary_fold(stream, weights, ra, ca, p, s):
 
     left = _EdgeFeeder(stream, ra, p, s, serial=True)
     n_beats = left.n_beats
-    a_reg = _Wires.empty((ra, ca), p)  # the A digit in each PE, passed right every cycle
-    part = np.zeros((ra, ca, p), dtype=np.int64)  # this beat's shift-added products, per lane
-    psum = np.zeros((ra, ca, p), dtype=np.int64)  # psum-out register of each PE, per lane
+    a_reg = _Wires.empty((ra, ca), p)  # the A digits of each PE's p lanes, passed right
+    part = np.zeros((ra, ca), dtype=np.int64)  # this beat's shift-added dot product
+    psum = np.zeros((ra, ca), dtype=np.int64)  # psum-out register of each PE
     psum_valid = np.zeros((ra, ca), dtype=bool)  # set the cycle after the PE finished a beat
     psum_beat = np.full((ra, ca), -1, dtype=np.int64)
-    out = np.zeros((n_beats * p, c), dtype=np.int64)
+    out = np.zeros((n_beats, c), dtype=np.int64)
     written = np.zeros((n_beats, c), dtype=bool)
     exits = np.zeros(ca, dtype=np.int64)
     macs = 0
@@ -424,10 +444,11 @@ def _stationary_fold(stream, weights, ra, ca, p, s):
         t += 1
         _watchdog(t, limit)
         a_reg = a_reg.shifted(left.at(t - stream_start), axis=1)
-        psum_in = _shift(psum, np.zeros((ca, p), dtype=np.int64), axis=0)  # row 0 adds onto 0
+        psum_in = _shift(psum, np.zeros(ca, dtype=np.int64), axis=0)  # row 0 adds onto 0
         active = a_reg.pos >= 0
-        contrib = a_reg.data * w_reg[..., None] * _bit_weight(a_reg.pos, s)[..., None]
-        first_bit = (active & (a_reg.pos == 0))[..., None]
+        weight = _bit_weight(a_reg.pos, s)
+        contrib = (a_reg.data * w_reg).sum(axis=-1) * weight  # p products, one sum
+        first_bit = active & (a_reg.pos == 0)
         part = np.where(first_bit, contrib, part + contrib)  # contrib is 0 where inactive
         finishing = active & (a_reg.pos == s - 1)
         # A PE finishing beat q must see the psum of beat q that the PE above produced the
@@ -437,10 +458,10 @@ def _stationary_fold(stream, weights, ra, ca, p, s):
             raise _TimingViolation(
                 f"ws cycle {t}: a PE finished a beat without its psum from above"
             )
-        psum = np.where(finishing[..., None], psum_in + part, psum)
+        psum = np.where(finishing, psum_in + part, psum)
         psum_valid = finishing
         psum_beat = np.where(finishing, a_reg.beat, psum_beat)
-        macs += int((finishing[..., None] & a_reg.real & w_real[..., None]).sum())
+        macs += int((finishing[..., None] & a_reg.real & w_real).sum())
 
         for j in np.flatnonzero(finishing[-1]):  # psums leaving the bottom: output writes
             exits[j] += 1
@@ -448,7 +469,7 @@ def _stationary_fold(stream, weights, ra, ca, p, s):
                 q = psum_beat[-1, j]
                 assert not written[q, j], "an output was written twice"
                 written[q, j] = True
-                out[q * p : (q + 1) * p, j] = psum[-1, j]
+                out[q, j] = psum[-1, j]
         if np.all(exits == n_beats):
             break  # this cycle held the fold's last output write
     assert written.all(), "an output never left the array"

@@ -8,18 +8,25 @@ columns and which streams through time (SCALE-Sim's mapping):
     ws        K     N     M      B (weights)         A                  C (partial sums)
     is        K     M     N      A (inputs)          B                  C (partial sums)
 
-A GEMM is cut into folds of at most R x C PEs. A fold with r rows and c columns used streams its
-time dimension as *beats* (``pack`` elements of the time dimension per beat, ``serial`` cycles per
-beat, set by the precision mode) and costs, in accelsim's native timing,
+The precision mode sets a *beat* (``beat_for``): a PE multiplies ``pack`` pairs of the
+reduction dimension K per step and adds them into one partial sum (Bit Fusion's fused PE), and
+a step lasts ``serial`` cycles (bit-serial operands, or operands wider than the PE). Packing
+follows K wherever the dataflow puts it: along time in os (a step consumes ``pack`` K
+elements), along the rows in ws and is (a PE row holds ``pack`` K elements, so a fold spans
+R x pack of K). A GEMM is cut into folds of at most R PE rows and C columns; a fold using r PE
+rows and c columns costs, in accelsim's native timing,
 
-    2r + c - 2 + ceil(T / pack) * serial   cycles
+    2r + c - 2 + steps      cycles,    steps = ceil(T / pack_T) * serial
 
 (r cycles of preload for ws/is or of output drain for os, r + c - 2 cycles of skew across the
-array, one beat per step). Binary operands (1 x 1 bit) are XNOR-popcount beats: in Bit Fusion the
-bricks become native^2 XNOR lanes, bit-serially one cycle carries the whole 1-bit beat. ``timing: scalesim`` reproduces SCALE-Sim 3.0's counting instead: every
-fold pays the full array, os has no drain, and the GEMM reports the last cycle's 0-based index
-(``folds x per-fold - 1``). The cycle-stepped functional model in ``functional.py`` executes the
-same microarchitecture and must agree with these formulas cycle for cycle.
+array, one beat per step; ``pack_T`` is ``pack`` in os, 1 in ws/is). So Bit Fusion's rule,
+M x ceil(K / (rows x pf)) x ceil(N / cols) cycles for ws, holds up to fill and drain. Binary
+operands (1 x 1 bit) are XNOR-popcount beats: in Bit Fusion the bricks become native^2 XNOR
+lanes, bit-serially one cycle carries the whole 1-bit beat. ``timing: scalesim`` reproduces
+SCALE-Sim 3.0's counting instead: every fold pays the full array, os has no drain, and the GEMM
+reports the last cycle's 0-based index (``folds x per-fold - 1``). The cycle-stepped functional
+model in ``functional.py`` executes the same microarchitecture and must agree with these
+formulas cycle for cycle.
 """
 
 from __future__ import annotations
@@ -70,14 +77,47 @@ _GEOMETRIES = {
 
 @dataclass(frozen=True)
 class Beat:
-    """How the time dimension streams: ``pack`` elements per beat, ``serial`` cycles per beat."""
+    """A PE's step: ``pack`` K-pairs multiplied and summed, ``serial`` cycles long."""
 
     pack: int = 1
     serial: int = 1
 
+
+@dataclass(frozen=True)
+class Folding:
+    """A GEMM's folds on one array under one beat: how many elements of the rows dimension a
+    PE row holds (``rows_pack``), of the time dimension a step consumes (``time_pack``)."""
+
+    rows: int
+    cols: int
+    rows_pack: int
+    time_pack: int
+    serial: int
+
+    @classmethod
+    def of(cls, array: Array, beat: Beat) -> Folding:
+        g = FoldGeometry.of(array.dataflow)
+        k_on_rows = g.rows_dim == "k"
+        return cls(array.rows, array.cols, beat.pack if k_on_rows else 1,
+                   beat.pack if g.time_dim == "k" else 1, beat.serial)
+
+    @property
+    def row_span(self) -> int:
+        """Elements of the rows dimension one fold covers."""
+        return self.rows * self.rows_pack
+
     def steps(self, t: int) -> int:
-        """Cycles the stream of ``t`` elements occupies one PE."""
-        return ceil(t / self.pack) * self.serial
+        """Cycles the stream of ``t`` time elements occupies one PE."""
+        return ceil(t / self.time_pack) * self.serial
+
+    def pe_rows(self, rows_used: int) -> int:
+        """PE rows all folds of ``rows_used`` elements occupy, summed over the row folds."""
+        span = self.row_span
+        full, rest = divmod(rows_used, span)
+        return full * self.rows + ceil(rest / self.rows_pack)
+
+    def folds(self, rows_used: int, cols_used: int) -> tuple[int, int]:
+        return ceil(rows_used / self.row_span), ceil(cols_used / self.cols)
 
 
 def _pow2_at_least(bits: int, floor: int) -> int:
@@ -117,15 +157,22 @@ def dims(dataflow: str, m: int, n: int, k: int) -> tuple[int, int, int]:
 def block_cycles(array: Array, rows_used: int, cols_used: int, t: int, beat: Beat) -> int:
     """Compute cycles of a block of ``rows_used`` x ``cols_used`` of the rows/cols dims, i.e. of
     all its folds run back to back (closed form, exact for either timing)."""
-    R, C = array.rows, array.cols
-    fr, fc = ceil(rows_used / R), ceil(cols_used / C)
-    steps = beat.steps(t)
+    f = Folding.of(array, beat)
+    fr, fc = f.folds(rows_used, cols_used)
+    steps = f.steps(t)
     if array.timing == "scalesim":
+        R, C = array.rows, array.cols
         preload = R if FoldGeometry.of(array.dataflow).accumulates else 0  # ws/is load the PEs
         per_fold = preload + R + C + steps - 2
         return fr * fc * per_fold
     # Sum over folds of 2r + c - 2 + steps: each row chunk appears once per column fold.
-    return 2 * fc * rows_used + fr * cols_used + fr * fc * (steps - 2)
+    return 2 * fc * f.pe_rows(rows_used) + fr * cols_used + fr * fc * (steps - 2)
+
+
+def busy_pe_cycles(array: Array, rows_used: int, cols_used: int, t: int, beat: Beat) -> int:
+    """PE-cycles spent on useful steps by a block (the utilisation numerator)."""
+    f = Folding.of(array, beat)
+    return f.pe_rows(rows_used) * cols_used * f.steps(t)
 
 
 def gemm_cycles(array: Array, m: int, n: int, k: int, a_bits: int = 8, b_bits: int = 8) -> int:
@@ -135,9 +182,10 @@ def gemm_cycles(array: Array, m: int, n: int, k: int, a_bits: int = 8, b_bits: i
     return total - 1 if array.timing == "scalesim" else total
 
 
-def folds(array: Array, m: int, n: int, k: int) -> int:
+def folds(array: Array, m: int, n: int, k: int, a_bits: int = 8, b_bits: int = 8) -> int:
     rows, cols, _ = dims(array.dataflow, m, n, k)
-    return ceil(rows / array.rows) * ceil(cols / array.cols)
+    fr, fc = Folding.of(array, beat_for(array, a_bits, b_bits)).folds(rows, cols)
+    return fr * fc
 
 
 @dataclass(frozen=True)
@@ -151,12 +199,11 @@ class ArrayAccesses:
 
 
 def block_accesses(array: Array, rows_used: int, cols_used: int, t: int,
-                   accumulate_onto_existing: bool) -> ArrayAccesses:
+                   accumulate_onto_existing: bool, beat: Beat) -> ArrayAccesses:
     """SRAM traffic of a block: the streamed operands are read once per fold that needs them,
     the stationary one once; ws/is write a partial sum per fold and read back all but the first
     (or all of them when the block continues an earlier block's reduction)."""
-    R, C = array.rows, array.cols
-    fr, fc = ceil(rows_used / R), ceil(cols_used / C)
+    fr, fc = Folding.of(array, beat).folds(rows_used, cols_used)
     stationary = rows_used * cols_used
     row_side = fc * rows_used * t  # each column fold re-streams the row-side operand
     col_side = fr * cols_used * t  # each row fold re-streams (or re-accumulates) the column side

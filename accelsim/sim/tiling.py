@@ -29,6 +29,7 @@ from accelsim.sim.mapping import (
     ArrayAccesses,
     Beat,
     FoldGeometry,
+    Folding,
     beat_for,
     block_accesses,
     block_cycles,
@@ -246,7 +247,8 @@ def _candidates(size: int, unit: int) -> list[int]:
 def plan_gemm(hw: Hardware, op: Gemm) -> Plan:
     """The cheapest tiling of ``op`` on ``hw`` and its tile sequence."""
     g = _Geometry(hw, op)
-    R, C = hw.array.rows, hw.array.cols
+    beat = beat_for(hw.array, op.a_bits, op.b_bits)
+    R, C = Folding.of(hw.array, beat).row_span, hw.array.cols  # a fold's extent of each dim
     sr, sc = g.size[g.rows_dim], g.size[g.cols_dim]
     best = None
     request_bytes = _request_overhead_bytes(hw)
@@ -272,7 +274,7 @@ def plan_gemm(hw: Hardware, op: Gemm) -> Plan:
     (traffic, _), tr, tc, rows_outer = best
     tiles = tuple(_tiles(g, tr, tc, rows_outer))
     resident = {o: g.fits(o, tr, tc) for o in ("a", "b", "c")}
-    return Plan(tr, tc, rows_outer, resident, beat_for(hw.array, op.a_bits, op.b_bits),
+    return Plan(tr, tc, rows_outer, resident, beat,
                 traffic, tiles)
 
 
@@ -326,4 +328,4 @@ def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
                 steps.append(Step(operand, acquire, load, streamed, release, None, hold))
         continuing = g.accumulates and i > 0
         yield Tile(r, c, block_cycles(hw.array, r, c, t, beat),
-                   block_accesses(hw.array, r, c, t, continuing), tuple(steps))
+                   block_accesses(hw.array, r, c, t, continuing, beat), tuple(steps))

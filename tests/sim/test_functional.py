@@ -30,22 +30,29 @@ def _chunks(size: int, tile: int) -> list[int]:
 
 
 def expected_native(dataflow, m, k, n, rows, cols, pack=1, serial=1) -> int:
-    """Per fold 2r + c - 2 + ceil(T/p)*s, with r, c the rows and cols that fold uses."""
+    """Per fold 2r + c - 2 + steps, with r the PE rows and c the cols that fold uses. ``pack``
+    K elements share a PE step (Bit Fusion): in os K streams, so steps = ceil(K/p)*s; in ws/is
+    K spans the rows, so a fold covers rows*p of K on ceil(chunk/p) PE rows, steps = T*s."""
     row_dim, col_dim, t = _dims(dataflow, m, k, n)
-    beats = math.ceil(t / pack)
-    return sum(
-        2 * r + c - 2 + beats * serial
-        for r in _chunks(row_dim, rows)
-        for c in _chunks(col_dim, cols)
-    )
+    if dataflow == "os":
+        return sum(2 * r + c - 2 + math.ceil(t / pack) * serial
+                   for r in _chunks(row_dim, rows) for c in _chunks(col_dim, cols))
+    return sum(2 * math.ceil(r / pack) + c - 2 + t * serial
+               for r in _chunks(row_dim, rows * pack) for c in _chunks(col_dim, cols))
+
+
+def expected_folds(dataflow, m, k, n, rows, cols, pack=1) -> int:
+    row_dim, col_dim, _ = _dims(dataflow, m, k, n)
+    span = rows if dataflow == "os" else rows * pack
+    return math.ceil(row_dim / span) * math.ceil(col_dim / cols)
 
 
 def expected_scalesim(dataflow, m, k, n, rows, cols, pack=1, serial=1) -> int:
     """folds*(R + C + T - 2) - 1 for os, folds*(2R + C + T - 2) - 1 for ws/is, with T read
-    as beats*serial (the brief states it for pack = serial = 1)."""
-    row_dim, col_dim, t = _dims(dataflow, m, k, n)
-    folds = math.ceil(row_dim / rows) * math.ceil(col_dim / cols)
-    stream = math.ceil(t / pack) * serial
+    as the PE steps (the brief states it for pack = serial = 1)."""
+    _, _, t = _dims(dataflow, m, k, n)
+    folds = expected_folds(dataflow, m, k, n, rows, cols, pack)
+    stream = (math.ceil(t / pack) if dataflow == "os" else t) * serial
     fill = rows if dataflow == "os" else 2 * rows
     return folds * (fill + cols + stream - 2) - 1
 
@@ -84,8 +91,7 @@ def test_product_is_exact_and_cycles_match_closed_form(dataflow, timing, pack, s
         assert res.c.dtype == np.int64
         np.testing.assert_array_equal(res.c, a @ b)
         assert res.macs == m * n * k
-        row_dim, col_dim, _ = _dims(dataflow, m, k, n)
-        assert res.folds == math.ceil(row_dim / rows) * math.ceil(col_dim / cols)
+        assert res.folds == expected_folds(dataflow, m, k, n, rows, cols, pack)
         expected = expected_native if timing == "native" else expected_scalesim
         assert res.cycles == expected(dataflow, m, k, n, rows, cols, pack, serial), (m, k, n)
 
