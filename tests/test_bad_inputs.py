@@ -183,7 +183,7 @@ _hw_case("hw-bit-fusion-12", _merge(HW, {"array": {"precision_scaling": "bit_fus
                                                    "native_bits": 12}}), "power of two")
 _hw_case("hw-model-mismatch", _merge(HW, {"dram": {"model": "lpddr4", "fixed_bandwidth": {}}}),
          "dram.fixed_bandwidth")
-_hw_case("hw-tiny-buffer", _merge(HW, {"buffers": {"ofmap": {"size_kib": 0.01}}}), "ofmap")
+_hw_case("hw-tiny-buffer", _merge(HW, {"buffers": {"filter": {"size_kib": 0.01}}}), "filter")
 _hw_case("hw-non-string-key", {**HW, 3: 4}, "unknown key")
 _hw_case("hw-long-key", {**HW, "k" * 5000: 1}, "unknown key")
 _hw_case("hw-long-string", _merge(HW, {"array": {"dataflow": "w" * 100_000}}), "dataflow")

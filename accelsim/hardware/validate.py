@@ -34,25 +34,33 @@ def check_meaning(v: dict, problems: list[str]) -> None:
         if t["tras_tck"] < t["trcd_tck"]:
             problems.append(f"dram.lpddr4.tras_tck: {t['tras_tck']} is shorter than "
                             f"dram.lpddr4.trcd_tck {t['trcd_tck']}")
-        if t["trfc_tck"] >= t["trefi_tck"]:
+        serve = 2 * (t["trp_tck"] + t["trcd_tck"] + t["cl_tck"] + t["burst_length"] // 2)
+        if t["trefi_tck"] - t["trfc_tck"] < serve:
             problems.append(f"dram.lpddr4.trfc_tck: {t['trfc_tck']} leaves no time between "
-                            f"refreshes (dram.lpddr4.trefi_tck is {t['trefi_tck']})")
+                            f"refreshes to serve a request (dram.lpddr4.trefi_tck is "
+                            f"{t['trefi_tck']}; it must exceed tRFC by at least "
+                            f"2 x (tRP + tRCD + CL + BL/2) = {serve})")
         burst_bytes = t["bus_width_bits"] // 8 * t["burst_length"]
         if burst_bytes > t["row_bytes"]:
             problems.append(f"dram.lpddr4.row_bytes: {t['row_bytes']} is smaller than one burst "
                             f"({burst_bytes} bytes)")
     rows, cols = array["rows"], array["cols"]
-    for name, buf in v["buffers"].items():
-        if buf is None:
-            continue
-        # The smallest tile the simulator can schedule: one array-sized block of 32-bit values.
-        need = rows * cols * 4 * (2 if buf["double_buffered"] else 1)
-        have = int(buf["size_kib"] * 1024)
-        if have < need:
+    # What the machine's own width needs: the operand held in the PEs (weights in ws, inputs
+    # in is, outputs in os, which drain once the whole reduction has streamed) needs one
+    # rows x cols block of native-width values in a slot of its SRAM. Each op is checked
+    # against the buffers again when it is planned, at its own widths.
+    name = {"ws": "filter", "is": "ifmap", "os": "ofmap"}[array["dataflow"]]
+    bits = array["native_bits"]
+    buf = v["buffers"][name]
+    if buf is not None:
+        need = -(-rows * cols * bits // 8)
+        slot = int(buf["size_kib"] * 1024) // (2 if buf["double_buffered"] else 1)
+        if slot < need:
             problems.append(f"buffers.{name}.size_kib: {buf['size_kib']:g} KiB cannot hold one "
-                            f"{rows}x{cols} block of 32-bit values"
+                            f"{rows}x{cols} block of {bits}-bit values of the operand a "
+                            f"{array['dataflow']} array keeps in its PEs"
                             f"{' per half' if buf['double_buffered'] else ''} "
-                            f"(needs {need / 1024:g} KiB)")
+                            f"(needs {need:,} bytes)")
 
 
 def hardware_from_dict(data: Any, source: str = "") -> Hardware:

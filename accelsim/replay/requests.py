@@ -61,7 +61,7 @@ def read_requests(path: str | Path) -> list[tuple[int, int, bool]]:
 
 
 def _integer(text: str, name: str, where: str, low: int, high: int) -> int:
-    if not text.isdigit() or len(text) > 20:
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
         raise RequestsError(f"{where}: {name} must be a whole number, got {shown(clip(text))}")
     value = int(text)
     if not low <= value <= high:

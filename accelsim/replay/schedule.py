@@ -8,9 +8,9 @@ nothing else assumes how ops follow each other.
   identical ops (``order_free``).
 - ``OverlapSchedule`` (``schedule.overlap_ops``) lets neighbours overlap where the machine
   allows, from each op's ``OpProfile``: the next op's first loads run while this one computes
-  with its channel idle (prefetch into the free half of double-buffered input SRAMs), and this
-  op's last write-backs run while the next one computes with its channel idle (draining the
-  free half of the output SRAM). Each idle interval is lent once, so the overlapped latency is
+  with its channel idle (prefetch), and this op's last write-backs run while the next one
+  computes with its channel idle (drain), each only if the SRAMs have room for both ops'
+  blocks at once. Each idle interval is lent once, so the overlapped latency is
   never above the serial one and never below the larger of the compute-bound and the
   DRAM-bound time. Its totals depend on which op follows which, so a sweep merges op pairs
   (``overlap``), not ops.
@@ -63,15 +63,19 @@ class SerialSchedule:
 
 def overlap(hw: Any, before: OpProfile | None, after: OpProfile | None) -> float:
     """Cycles two consecutive ops may share: ``after``'s first loads under ``before``'s idle
-    channel at the end of its computing, and ``before``'s last write-backs under ``after``'s
-    idle channel while it computes. Prefetching needs a free half in the input SRAMs, draining
-    one in the output SRAM (double buffering)."""
+    channel at the end of its computing, if the SRAMs have room for them beside what
+    ``before`` still holds then; and ``before``'s last write-backs under ``after``'s idle
+    channel while it computes, if what they hold fits beside ``after``'s peak."""
     if before is None or after is None:
         return 0.0
-    b = hw.buffers
-    prefetch = min(after.lead, before.idle_tail) if (b.ifmap.double_buffered
-                                                      and b.filter.double_buffered) else 0.0
-    drain = min(before.trail, after.slack) if b.ofmap.double_buffered else 0.0
+
+    def room(held: dict[str, int], more: dict[str, int]) -> bool:
+        return all(held.get(name, 0) + more.get(name, 0) <= hw.buffer(name).size_bytes
+                   for name in set(held) | set(more))
+
+    prefetch = (min(after.lead, before.idle_tail)
+                if room(before.tail_held, after.lead_held) else 0.0)
+    drain = min(before.trail, after.slack) if room(before.trail_held, after.peak_held) else 0.0
     return float(int(prefetch + drain))  # whole cycles
 
 

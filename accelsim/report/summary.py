@@ -11,8 +11,6 @@ from collections import defaultdict
 from dataclasses import asdict
 from typing import Any
 
-import numpy as np
-
 from accelsim.energy.model import COMPONENTS, time_energy
 from accelsim.hardware.model import BUFFERS, Hardware
 from accelsim.sim.costs import DramStats, OpCost
@@ -53,7 +51,8 @@ class Report:
         self.dram = DramStats()
         self.peak = dict.fromkeys(BUFFERS, 0)
         self.occupancy_integral = dict.fromkeys(BUFFERS, 0.0)
-        self.timeline: list[tuple[float, int, int, int]] = []
+        self._deltas: list[tuple[float, int, int]] = []  # (cycle, buffer index, bytes)
+        self._changes = 0
 
     def add(self, placed: Any) -> None:
         """Count one placed op (``accelsim.replay.Placed``): its executions' costs and action
@@ -101,22 +100,37 @@ class Report:
         self._sample(cost, placed.start, placed.period, n)
 
     def _sample(self, cost: OpCost, start: float, period: float, n: int) -> None:
-        """Keep the first TIMELINE_POINTS occupancy changes, stitched op after op."""
-        if len(self.timeline) >= TIMELINE_POINTS:
+        """Keep the occupancy changes of the first executions (about TIMELINE_POINTS of
+        them), each offset to its start; overlapping ops add up (``timeline``)."""
+        if self._changes >= TIMELINE_POINTS:
             return
-        occs = [cost.occupancy[name] for name in BUFFERS]
-        times = np.unique(np.concatenate([np.asarray(o.times) for o in occs]))
-        columns = [np.asarray(o.levels)[np.searchsorted(o.times, times, side="right") - 1]
-                   for o in occs]
         for rep in range(n):
-            room = TIMELINE_POINTS - len(self.timeline)
-            if room <= 0:
-                return
             offset = start + rep * period
-            after = self.timeline[-1][0] if self.timeline else -1.0  # overlapped ops: keep
-            rows = zip(times[:room] + offset, *(c[:room] for c in columns), strict=True)
-            self.timeline.extend((float(t), int(x), int(y), int(z)) for t, x, y, z in rows
-                                 if t > after)  # the time axis increasing
+            for index, name in enumerate(BUFFERS):
+                occ = cost.occupancy[name]
+                previous = 0
+                for time, level in zip(occ.times, occ.levels, strict=True):
+                    if level != previous:
+                        self._deltas.append((offset + time, index, level - previous))
+                        previous = level
+                if previous:  # whatever an op still holds at its end leaves with it
+                    self._deltas.append((offset + cost.cycles, index, -previous))
+            self._changes = len(self._deltas)
+            if self._changes >= TIMELINE_POINTS:
+                return
+
+    @property
+    def timeline(self) -> list[tuple[float, int, int, int]]:
+        """(cycle, bytes in each SRAM) after every change, in time order."""
+        levels = [0] * len(BUFFERS)
+        out: list[tuple[float, int, int, int]] = []
+        for time, index, delta in sorted(self._deltas):
+            levels[index] += delta
+            if out and out[-1][0] == time:
+                out[-1] = (time, *levels)  # type: ignore[assignment]
+            else:
+                out.append((float(time), *levels))  # type: ignore[arg-type]
+        return out
 
     @property
     def latency_s(self) -> float:

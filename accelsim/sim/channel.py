@@ -178,7 +178,8 @@ class Channel:
         cost.stall_cycles = stalls
         cost.sram_bits = dict(sram)
         cost.dram = dict(self.stats)
-        cost.profile = profile(cost.cycles, busy, self.busy, dram_busy + refresh)
+        cost.profile = profile(cost.cycles, busy, self.busy, dram_busy + refresh,
+                               cost.occupancy)
         return cost
 
     # ---- what the rest of the simulator asks of the channel ----------------------------------

@@ -98,12 +98,17 @@ class DramController:
 
     def __post_init__(self) -> None:
         t = self.t
+        if t.trefi - t.trfc < 2 * (t.trp + t.trcd + t.cl + t.burst_tck):
+            raise ValueError(f"tREFI ({t.trefi}) leaves too little time between refreshes of "
+                             f"tRFC ({t.trfc}) to serve a request")
         self.banks = [_Bank() for _ in range(t.banks)]
         self.acts: list[int] = []  # recent ACT times, sorted (ACTs may issue out of order)
         self.gap = max(t.tccd, t.burst_tck)
         self.trtw = t.trtw
-        self.cols: list[int] = []  # recent column command times, sorted (a run: first, last)
-        self.col_writes: list[bool] = []
+        # recent runs of column commands on the bus, sorted: first, last, direction
+        self.run_firsts: list[int] = []
+        self.run_lasts: list[int] = []
+        self.run_writes: list[bool] = []
         self.col_horizon = 0  # no column command before this (older ones are forgotten)
         self.act_horizon = 0
         self.next_refresh = t.trefi
@@ -157,8 +162,10 @@ class DramController:
         engine would hand them over; when the last data beat ends.
 
         Reads queue as they come; writes wait in the buffer, which is drained once it holds
-        ``write_buffer`` bursts and a read is waiting (the reads queued so far go first), so
-        interleaved reads and writes become batches, and a run of writes alone streams."""
+        ``write_buffer`` bursts and a read is waiting: the reads queued so far and the drained
+        writes are then served together, the run that can transfer soonest first, so that
+        interleaved reads and writes mostly go in batches (a turnaround delays a run) while
+        every bank stays busy; a run of writes alone streams."""
         reads: list[Run] = []
         writes: list[Run] = []
         buffered = 0
@@ -214,9 +221,7 @@ class DramController:
                 bank = (self.turn + k) % n
                 if queues[bank]:
                     head = queues[bank][0]
-                    start = self._earliest_start(head)
-                    if head.write != self.last_write:  # a turnaround would come first
-                        start += self._spacing(self.last_write, head.write) - self.gap
+                    start = self._earliest_column(head)
                     if best < 0 or start < best_start:
                         best, best_start = bank, start
             run = queues[best].popleft()
@@ -228,15 +233,22 @@ class DramController:
             clock = max(clock, first)
         return end
 
-    def _earliest_start(self, run: Run) -> int:
-        """When ``run``'s first command (ACT, or its column on a hit) could go, by its bank."""
+    def _earliest_column(self, run: Run) -> int:
+        """When ``run``'s first column command could go, by its bank (an ACT first unless its
+        row is open) and by the bus (after the last column command placed, turnaround
+        included): the scheduler serves the run that can transfer soonest."""
         t, bank = self.t, self.banks[run.bank]
         earliest = max(run.entered, self.refresh_end)
-        if bank.row == run.row:
-            return earliest
-        if bank.row is None:
-            return max(earliest, bank.ready)
-        return max(earliest, bank.act + t.tras, bank.pre_ok) + t.trp
+        if bank.row == run.row:  # a hit, once its row's ACT has had tRCD
+            ready = max(earliest, bank.act + t.trcd)
+        elif bank.row is None:
+            ready = max(earliest, bank.ready) + t.trcd
+        else:
+            ready = max(earliest, bank.act + t.tras, bank.pre_ok) + t.trp + t.trcd
+        if self.run_lasts:
+            ready = max(ready, self.run_lasts[-1] + self._spacing(self.run_writes[-1],
+                                                                   run.write))
+        return ready
 
     def _act_slot(self, want: int) -> int:
         """The earliest ACT time from ``want`` that keeps tRRD to every other ACT and at most
@@ -272,42 +284,37 @@ class DramController:
 
     def _columns_at(self, want: int, n: int, write: bool) -> int:
         """The earliest first column command from ``want`` for ``n`` bursts ``gap`` apart that
-        keeps its spacing to every column command already placed (the bus is shared; a run may
-        fill an earlier gap: commands issue out of arrival order across banks, as FR-FCFS
-        does, within the queue's look-ahead)."""
-        cols, kinds = self.cols, self.col_writes
+        keeps its spacing to every run of column commands already placed (the bus is shared;
+        a run may fill an earlier gap: commands issue out of arrival order across banks, as
+        FR-FCFS does, within the queues' look-ahead). A run's commands fill its span of the bus
+        densely, so a run goes wholly before or wholly after another."""
+        firsts, lasts, writes = self.run_firsts, self.run_lasts, self.run_writes
         want = max(want, self.col_horizon)
         span = (n - 1) * self.gap
         reach = self.t.cwl + self.t.burst_tck + self.t.twtr + self.trtw
         while True:
-            lo = bisect_left(cols, want - reach)
             moved = False
-            for i in range(lo, len(cols)):
-                other, other_write = cols[i], kinds[i]
-                if other > want + span + reach:
+            for i in range(bisect_left(lasts, want - reach), len(firsts)):
+                if firsts[i] > want + span + reach:
                     break
-                if other <= want:  # an earlier command: we must keep our distance after it
-                    need = other + self._spacing(other_write, write)
-                    if need > want:
-                        want, moved = need, True
-                        break
-                else:  # a later one: it must keep its distance after our last burst
-                    if want + span + self._spacing(write, other_write) > other:
-                        want, moved = other + self._spacing(other_write, write), True
-                        break
+                before_us = want + span + self._spacing(write, writes[i]) <= firsts[i]
+                after_it = want >= lasts[i] + self._spacing(writes[i], write)
+                if not (before_us or after_it):
+                    want, moved = lasts[i] + self._spacing(writes[i], write), True
+                    break
             if not moved:
                 return want
 
     def _record_columns(self, first: int, n: int, write: bool) -> None:
         last = first + (n - 1) * self.gap
-        i = bisect_left(self.cols, first)
-        self.cols[i:i] = [first, last] if n > 1 else [first]
-        self.col_writes[i:i] = [write, write] if n > 1 else [write]
-        if len(self.cols) > 512:  # forget the oldest; nothing may go before them any more
-            self.col_horizon = max(self.col_horizon, self.cols[255] + self.trtw + self.t.cwl
-                                   + self.t.burst_tck + self.t.twtr)
-            del self.cols[:256]
-            del self.col_writes[:256]
+        i = bisect_left(self.run_firsts, first)
+        self.run_firsts.insert(i, first)
+        self.run_lasts.insert(i, last)
+        self.run_writes.insert(i, write)
+        if len(self.run_firsts) > 512:  # forget the oldest; nothing may go before them any more
+            self.col_horizon = max(self.col_horizon, self.run_lasts[255] + self.trtw
+                                   + self.t.cwl + self.t.burst_tck + self.t.twtr)
+            del self.run_firsts[:256], self.run_lasts[:256], self.run_writes[:256]
 
     def _serve(self, run: Run) -> tuple[int, int]:
         """Place ``run``'s commands: (when its last data beat ends, its first column)."""
@@ -322,7 +329,7 @@ class DramController:
             earliest = max(earliest, self.refresh_end)
             hit = bank.row == run.row
             if hit:
-                ready = earliest
+                ready = max(earliest, bank.act + t.trcd)
             else:
                 if bank.row is None:
                     act = max(earliest, bank.ready)

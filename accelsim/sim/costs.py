@@ -49,6 +49,23 @@ class Occupancy:
     def peak(self) -> int:
         return max(self.levels)
 
+    def level_at(self, when: float) -> int:
+        """The level from ``when`` on (after any change at ``when``)."""
+        level = self.levels[0]
+        for time, value in zip(self.times, self.levels, strict=True):
+            if time > when:
+                break
+            level = value
+        return level
+
+    def most(self, start: float, end: float) -> int:
+        """The highest level over [start, end]."""
+        highest = self.level_at(start)
+        for time, value in zip(self.times, self.levels, strict=True):
+            if start < time <= end:
+                highest = max(highest, value)
+        return highest
+
     def integral(self, end: float) -> float:
         """Byte-cycles held up to ``end`` (the time-weighted mean is this over ``end``)."""
         total = 0.0
@@ -75,7 +92,7 @@ class OpCost:
     profile: Any = None  # OpProfile: what an overlapping schedule reads
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OpProfile:
     """When in an op the array and the DRAM channel are busy, as the overlapping schedule
     needs it (cycles from the op's start):
@@ -92,6 +109,12 @@ class OpProfile:
     slack: float = 0.0
     compute: float = 0.0
     dram: float = 0.0
+    # bytes each SRAM holds: when the array starts (what the lead loaded), during the idle
+    # tail, during the trail, and at most (an overlap must fit beside them)
+    lead_held: dict[str, int] = field(default_factory=dict)
+    tail_held: dict[str, int] = field(default_factory=dict)
+    trail_held: dict[str, int] = field(default_factory=dict)
+    peak_held: dict[str, int] = field(default_factory=dict)
 
 
 def _union(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
@@ -106,15 +129,23 @@ def _union(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
 
 
 def profile(cycles: float, compute: list[tuple[float, float]],
-            dram: list[tuple[float, float]], dram_busy: float) -> OpProfile:
-    """An op's ``OpProfile`` from its busy intervals (array or vector unit, and DRAM)."""
+            dram: list[tuple[float, float]], dram_busy: float,
+            occupancy: dict[str, Occupancy] | None = None) -> OpProfile:
+    """An op's ``OpProfile`` from its busy intervals (array or vector unit, and DRAM) and the
+    occupancy of its SRAMs."""
+    occupancy = occupancy or {}
+    peak = {name: occ.peak for name, occ in occupancy.items()}
     if not compute:  # a pure DRAM op (a transfer): all lead
-        return OpProfile(lead=cycles, dram=dram_busy)
+        return OpProfile(lead=cycles, dram=dram_busy, peak_held=peak)
     first = min(start for start, _ in compute)
     last = max(end for _, end in compute)
     end_of_dram = max((min(end, last) for start, end in dram if start < last), default=first)
     idle_tail = last - max(first, end_of_dram)
     busy_inside = _union(dram, first, last)
     slack = max(0.0, (last - first) - busy_inside - idle_tail)
-    return OpProfile(lead=first, trail=max(0.0, cycles - last), idle_tail=idle_tail,
-                     slack=slack, compute=_union(compute, 0.0, cycles), dram=dram_busy)
+    return OpProfile(
+        lead=first, trail=max(0.0, cycles - last), idle_tail=idle_tail, slack=slack,
+        compute=_union(compute, 0.0, cycles), dram=dram_busy,
+        lead_held={n: o.level_at(first) for n, o in occupancy.items()},
+        tail_held={n: o.most(last - idle_tail, last) for n, o in occupancy.items()},
+        trail_held={n: o.most(last, cycles) for n, o in occupancy.items()}, peak_held=peak)

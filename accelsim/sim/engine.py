@@ -68,6 +68,7 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
     channel = Channel(hw)
     slots = {name: simpy.Resource(env, capacity=2 if hw.buffer(name).double_buffered else 1)
              for name in BUFFER_OF.values()}
+    slot_bytes = {name: hw.buffer(name).size_bytes // slots[name].capacity for name in slots}
     cost = OpCost(macs=op.macs, plan=plan)
     cost.occupancy = {name: Occupancy(hw.buffer(name).size_bytes) for name in BUFFER_OF.values()}
     sram: dict[tuple[str, str], int] = defaultdict(int)
@@ -97,7 +98,8 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
         event.succeed()
 
     def release(operand: str) -> None:
-        slots[BUFFER_OF[operand]].release(held[operand].popleft())
+        for req in held[operand].popleft():
+            slots[BUFFER_OF[operand]].release(req)
         cost.occupancy[BUFFER_OF[operand]].change(env.now, -hold_bytes[operand].popleft())
 
     def dma_in():
@@ -109,9 +111,11 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
                 if not step.acquire:
                     continue
                 name = BUFFER_OF[step.operand]
-                req = slots[name].request()
-                yield req
-                held[step.operand].append(req)
+                # a block larger than a slot (an operand loaded once) takes the whole SRAM
+                units = 2 if step.hold_bytes > slot_bytes[name] else 1
+                reqs = [slots[name].request() for _ in range(units)]
+                yield from reqs
+                held[step.operand].append(reqs)
                 hold_bytes[step.operand].append(step.hold_bytes)
                 cost.occupancy[name].change(env.now, step.hold_bytes)
                 if step.load is not None:

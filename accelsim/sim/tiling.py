@@ -1,20 +1,25 @@
 """Tiling a GEMM to the buffers: which blocks move between DRAM and the SRAMs, and when.
 
-A tile is a block of ``tr`` x ``tc`` of the array's rows and columns dimensions (multiples of the
-array size, so a tile is a whole number of folds) with the full time dimension; cutting the time
-dimension would add fill and drain and change the compute cycles, so it is streamed instead. Per
-dataflow (see ``mapping.FoldGeometry``) each operand is indexed by the tile's row index i, column index
-j, or both: the stationary operand by (i, j), the row-side one by i, the column-side one by j.
-For ws/is the column-side operand is the output C, which accumulates over i.
+A tile is a block of ``tr`` x ``tc`` of the array's rows and columns dimensions (multiples of a
+fold, so a tile is a whole number of folds) and a chunk of ``tt`` of the time dimension, the
+whole of it unless cutting it keeps accumulating outputs on chip (ws/is: each chunk of M or N is
+then a sub-GEMM whose partial sums stay in the output SRAM across the reduction, at the price
+of fill and drain per fold and of reloading the operand that does not depend on time). Per
+dataflow (see ``mapping.FoldGeometry``) each operand is indexed by the tile's row index i,
+column index j and time chunk s, as far as its storage spans them. For ws/is the column-side
+operand is the output C, which accumulates over i.
 
 Tiles run in one of two loop orders (rows outer or columns outer). A block stays in its buffer
 while consecutive tiles share its index (reuse); a block larger than a buffer slot cannot stay and
 is *streamed* through the slot for every tile that needs it. An accumulating output that cannot
 stay resident across its reduction spills partial sums to DRAM (written at ``acc_bits`` and read
-back). The planner scores every candidate (tile sizes are the array size times powers of two, or
-the whole dimension) by DRAM bytes, then by the bytes the pipeline cannot hide (the first tile's
-loads, the last tile's writes and one request latency per tile), and keeps the best. Buffers that are double buffered offer two
-slots of half their size, others one slot of their whole size.
+back). The planner estimates each candidate's time (compute, or DRAM traffic at peak bandwidth,
+whichever is longer, plus what the pipeline cannot hide: the first tile's loads, the last
+tile's writes and one request latency per tile) and energy (its DRAM traffic, and the power
+burnt meanwhile), and keeps the lowest energy-delay product: each cut costs preload and skew,
+each spill or reload costs traffic. Buffers that are double buffered offer two slots of half their size,
+others one slot of their whole size; an operand loaded once and never refilled may take the
+whole SRAM.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from math import ceil
 
 from accelsim.errors import SimulationError
 from accelsim.hardware.model import BUFFER_OF, Hardware
+from accelsim.hardware.power import dram_command_energy, static_mw
 from accelsim.sim.mapping import (
     ArrayAccesses,
     Beat,
@@ -85,6 +91,7 @@ class Tile:
 class Plan:
     tile_rows: int
     tile_cols: int
+    tile_time: int  # time chunk (the whole time dimension unless cut)
     rows_outer: bool
     resident: dict[str, bool]
     beat: Beat
@@ -97,33 +104,40 @@ def _bytes(elements: int, bits: int) -> int:
 
 
 class _Geometry:
-    """Sizes and roles of one GEMM on one machine, shared by scoring and tile generation."""
+    """Sizes and roles of one GEMM on one machine, cut into time chunks of ``tt``; shared by
+    scoring and tile generation. Operands are indexed by the tile's row index i, column index
+    j and time chunk s, each as far as its storage spans that dimension."""
 
-    def __init__(self, hw: Hardware, op: Gemm):
+    def __init__(self, hw: Hardware, op: Gemm, tt: int | None = None):
         self.hw, self.op = hw, op
         fold = FoldGeometry.of(hw.array.dataflow)
         self.rows_dim, self.cols_dim, self.time_dim = fold.rows_dim, fold.cols_dim, fold.time_dim
         self.stationary = fold.stationary
         self.size = {"m": op.m, "n": op.n, "k": op.k}
         self.accumulates = fold.accumulates  # C is the column-side operand, reduced over i
-        self.slot = {}
+        self.tt = self.size[self.time_dim] if tt is None else tt
+        self.nt = ceil(self.size[self.time_dim] / self.tt)
+        self.slot, self.whole = {}, {}
         for operand, name in BUFFER_OF.items():
             buf = hw.buffer(name)
+            self.whole[operand] = buf.size_bytes
             self.slot[operand] = buf.size_bytes // (2 if buf.double_buffered else 1)
 
     def index(self, operand: str) -> str:
         dims = STORAGE[operand]
-        return ("i" if self.rows_dim in dims else "") + ("j" if self.cols_dim in dims else "")
+        return (("i" if self.rows_dim in dims else "") + ("j" if self.cols_dim in dims else "")
+                + ("t" if self.time_dim in dims else ""))
 
-    def extent(self, r: int, c: int) -> dict[str, int]:
-        return {self.rows_dim: r, self.cols_dim: c, self.time_dim: self.size[self.time_dim]}
+    def extent(self, r: int, c: int, t: int | None = None) -> dict[str, int]:
+        return {self.rows_dim: r, self.cols_dim: c, self.time_dim: self.tt if t is None else t}
 
     def block(self, operand: str, r: int, c: int, bits: int, i: int = 0, j: int = 0,
-              tr: int = 0, tc: int = 0) -> Block:
-        """Block (i, j) of ``r`` x ``c`` of the rows/cols dims, tiles being ``tr`` x ``tc``."""
+              tr: int = 0, tc: int = 0, s: int = 0, t: int | None = None) -> Block:
+        """Block (i, j, s) of ``r`` x ``c`` x ``t`` of the rows/cols/time dims, tiles being
+        ``tr`` x ``tc`` x ``tt``."""
         d0, d1 = STORAGE[operand]
-        ext = self.extent(r, c)
-        start = {self.rows_dim: i * tr, self.cols_dim: j * tc, self.time_dim: 0}
+        ext = self.extent(r, c, t)
+        start = {self.rows_dim: i * tr, self.cols_dim: j * tc, self.time_dim: s * self.tt}
         base = (start[d0] * self.size[d1] + start[d1]) * bits // 8
         if ext[d1] == self.size[d1]:
             n = _bytes(ext[d0] * ext[d1], bits)
@@ -136,76 +150,109 @@ class _Geometry:
         return {"a": op.m * op.k, "b": op.k * op.n, "c": op.m * op.n}[operand]
 
     def dram_block(self, operand: str, i: int, j: int, r: int, c: int, tr: int, tc: int,
-                   bits: int) -> Block:
+                   bits: int, s: int = 0, t: int | None = None) -> Block:
         """A block as DRAM moves it. An im2col view's block moves an exact share of the
-        underlying tensor (the chip expands the view): shares are cumulative ceilings, so the
-        blocks of one pass add up to the tensor's bytes exactly."""
+        underlying tensor (the chip expands the view): its share of the view's elements, in
+        row-major order over the blocks, as cumulative ceilings, so the blocks of one pass add
+        up to the tensor's bytes exactly."""
         footprint = self.op.footprint(operand)
         view = self.view(operand)
         if footprint >= view:
-            return self.block(operand, r, c, bits, i, j, tr, tc)
+            return self.block(operand, r, c, bits, i, j, tr, tc, s, t)
         total = _bytes(footprint, bits)
-        sr, sc = self.size[self.rows_dim], self.size[self.cols_dim]
-        idx = self.index(operand)
-        if idx == "i":
-            den, start, size = sr, i * tr, r
-        elif idx == "j":
-            den, start, size = sc, j * tc, c
-        else:  # row-major over the (i, j) blocks
-            den, start, size = sr * sc, i * tr * sc + r * j * tc, r * c
-        first = -(-total * start // den)
-        n = -(-total * (start + size) // den) - first  # ceil differences
+        d0, d1 = STORAGE[operand]
+        ext = self.extent(r, c, t)
+        start = {self.rows_dim: i * tr, self.cols_dim: j * tc, self.time_dim: s * self.tt}
+        # elements of the view before this block, with blocks in row-major order
+        before = start[d0] * self.size[d1] + ext[d0] * start[d1]
+        first = -(-total * before // view)
+        n = -(-total * (before + ext[d0] * ext[d1]) // view) - first  # ceil differences
         return Block(operand, n, 1, n, n, first)
+
+    def _classes(self, size: int, tile: int) -> list[tuple[int, int]]:
+        """(extent, count) of the tiles along one dimension."""
+        return [(s, n) for s, n in ((tile, size // tile), (size % tile, 1)) if s and n]
 
     def pass_bytes(self, operand: str, tr: int, tc: int, bits: int, view: bool = False) -> int:
         """DRAM bytes of one pass over every block of an operand (``view``: at the view's
         size, as partial sums are, not the footprint's)."""
         if not view and self.op.footprint(operand) < self.view(operand):
             return _bytes(self.op.footprint(operand), bits)
-        sr, sc = self.size[self.rows_dim], self.size[self.cols_dim]
-        rows = [(size, count) for size, count in ((tr, sr // tr), (sr % tr, 1)) if size and count]
-        cols = [(size, count) for size, count in ((tc, sc // tc), (sc % tc, 1)) if size and count]
         idx = self.index(operand)
-        if idx == "i":
-            return sum(n * self.block(operand, r, tc, bits).bytes for r, n in rows)
-        if idx == "j":
-            return sum(n * self.block(operand, tr, c, bits).bytes for c, n in cols)
-        return sum(nr * nc * self.block(operand, r, c, bits).bytes
-                   for r, nr in rows for c, nc in cols)
+        rows = self._classes(self.size[self.rows_dim], tr) if "i" in idx else [(tr, 1)]
+        cols = self._classes(self.size[self.cols_dim], tc) if "j" in idx else [(tc, 1)]
+        times = (self._classes(self.size[self.time_dim], self.tt) if "t" in idx
+                 else [(self.tt, 1)])
+        return sum(nr * nc * nt * self.block(operand, r, c, bits, t=t).bytes
+                   for r, nr in rows for c, nc in cols for t, nt in times)
 
     def hold_bits(self, operand: str) -> int:
+        """Width of an operand's values in its SRAM: outputs stay partial sums where the
+        reduction runs across folds (ws/is accumulate in the ofmap SRAM); in os they finish
+        in the PEs and drain at the output width."""
         op = self.op
-        return {"a": op.a_bits, "b": op.b_bits, "c": op.acc_bits}[operand]
+        c_bits = op.acc_bits if self.accumulates else op.out_bits
+        return {"a": op.a_bits, "b": op.b_bits, "c": c_bits}[operand]
 
-    def fits(self, operand: str, r: int, c: int) -> bool:
+    def single(self, operand: str, nr: int, nc: int) -> bool:
+        """The operand is one block for the whole op (loaded once, never refilled)."""
+        idx = self.index(operand)
+        return (("i" not in idx or nr == 1) and ("j" not in idx or nc == 1)
+                and ("t" not in idx or self.nt == 1))
+
+    def capacity(self, operand: str, nr: int, nc: int) -> int:
+        """Bytes a block may take: a slot, or the whole SRAM for an operand that is loaded once
+        and never refilled (it needs no second half to prefetch into)."""
+        return self.whole[operand] if self.single(operand, nr, nc) else self.slot[operand]
+
+    def fits(self, operand: str, r: int, c: int, nr: int = 2, nc: int = 2) -> bool:
         d0, d1 = STORAGE[operand]
         ext = self.extent(r, c)
-        return _bytes(ext[d0] * ext[d1], self.hold_bits(operand)) <= self.slot[operand]
+        return _bytes(ext[d0] * ext[d1], self.hold_bits(operand)) <= \
+            self.capacity(operand, nr, nc)
 
 
 def _loads(index: str, rows_outer: bool, nr: int, nc: int, resident: bool) -> int:
-    """How many times a block with this index is fetched over the loop nest."""
+    """How many times a block with this (i, j) index is fetched over one time chunk's loop
+    nest."""
+    index = index.replace("t", "")
     if not resident or index == "ij":
         return nr * nc
     if index == "i":
         return nr if (rows_outer or nr == 1) else nr * nc
-    return nc if (not rows_outer or nc == 1) else nr * nc
+    if index == "j":
+        return nc if (not rows_outer or nc == 1) else nr * nc
+    return 1  # indexed by neither: one block for the whole chunk
 
 
-def _score(g: _Geometry, tr: int, tc: int, rows_outer: bool,
-           request_bytes: int) -> tuple[int, int] | None:
-    """(DRAM bytes, bytes the pipeline cannot hide) of a candidate tiling, exactly the bytes
-    the generated tiles move, from the few distinct block sizes."""
+@dataclass(frozen=True)
+class Estimate:
+    """What the planner ranks a candidate by: its energy-delay product, with the energy that
+    plans change, its DRAM traffic and the power burnt meanwhile."""
+
+    cycles: float
+    dram_bytes: int
+    energy_pj: float
+
+    @property
+    def edp(self) -> float:
+        return self.energy_pj * self.cycles
+
+
+def _score(g: _Geometry, tr: int, tc: int, rows_outer: bool, rates: _Rates
+           ) -> Estimate | None:
+    """Estimated cycles and exact DRAM bytes of a candidate tiling (the bytes the generated
+    tiles move, from the few distinct block sizes)."""
     op = g.op
     sr, sc = g.size[g.rows_dim], g.size[g.cols_dim]
     nr, nc = ceil(sr / tr), ceil(sc / tc)
-    if not g.fits(g.stationary, tr, tc):
+    if not g.fits(g.stationary, tr, tc, nr, nc):
         return None
     total = 0
     first = 0
     for operand in ("a", "b", "c"):
         idx = g.index(operand)
-        resident = g.fits(operand, tr, tc)
+        resident = g.fits(operand, tr, tc, nr, nc)
         if operand == "c":
             keeps = resident and (not rows_outer or nc == 1)
             spills = g.accumulates and nr > 1 and not keeps
@@ -213,24 +260,45 @@ def _score(g: _Geometry, tr: int, tc: int, rows_outer: bool,
             if spills:  # partial sums written by all but the last row block, read by all but
                 total += 2 * (nr - 1) * g.pass_bytes("c", tr, tc, op.acc_bits, view=True)
             continue
-        per_block = nr if idx == "i" else (nc if idx == "j" else nr * nc)
+        ij = idx.replace("t", "")
+        per_block = nr if ij == "i" else (nc if ij == "j" else (nr * nc if ij else 1))
         repeats = _loads(idx, rows_outer, nr, nc, resident) // per_block
+        if "t" not in idx and not (resident and g.single(operand, nr, nc)):
+            repeats *= g.nt  # reloaded for every time chunk
         total += repeats * g.pass_bytes(operand, tr, tc, g.hold_bits(operand))
-        first += g.dram_block(operand, 0, 0, min(tr, sr), min(tc, sc), tr, tc,
-                              g.hold_bits(operand)).bytes
+        head = g.dram_block(operand, 0, 0, min(tr, sr), min(tc, sc), tr, tc,
+                            g.hold_bits(operand), t=min(g.tt, g.size[g.time_dim])).bytes
+        first += min(head, g.capacity(operand, nr, nc))  # a streamed block fills a slot first
     last = _bytes(min(tr, sr) * min(tc, sc) if not g.accumulates else
-                  min(tc, sc) * g.size[g.time_dim], op.out_bits)
-    return total, first + last + request_bytes * nr * nc
+                  min(tc, sc) * g.tt, op.out_bits)
+    beat = beat_for(g.hw.array, op.a_bits, op.b_bits)
+    compute = sum(nr_ * nc_ * nt_ * block_cycles(g.hw.array, r, c, t, beat)
+                  for r, nr_ in g._classes(sr, tr) for c, nc_ in g._classes(sc, tc)
+                  for t, nt_ in g._classes(g.size[g.time_dim], g.tt))
+    tiles = nr * nc * g.nt
+    per_byte = rates.bytes_per_cycle
+    cycles = max(compute, total / per_byte) + (first + last) / per_byte + rates.request * tiles
+    return Estimate(cycles, total, total * rates.pj_per_byte + cycles * rates.pj_per_cycle)
 
 
-def _request_overhead_bytes(hw: Hardware) -> int:
-    """What a tile's extra DRAM request costs, in bytes the channel could have moved meanwhile:
-    the latency of a small request times the peak bandwidth. It stops the planner from cutting
-    a GEMM into many tiny tiles when the traffic is the same."""
+@dataclass(frozen=True)
+class _Rates:
+    """What the planner's estimates need of a machine."""
+
+    request: float  # cycles a lone request takes
+    bytes_per_cycle: float  # the channel's peak
+    pj_per_byte: float  # DRAM energy of a byte moved (a read burst's, per byte)
+    pj_per_cycle: float  # power burnt whatever happens: DRAM background and leakage
+
+
+def _rates(hw: Hardware) -> _Rates:
     from accelsim.sim.channel import Channel
 
     channel = Channel(hw)
-    return int(channel.latency_cycles() * channel.peak_bytes_per_cycle)
+    dram = dram_command_energy(hw)
+    power_mw = dram.background_mw + static_mw(hw)
+    return _Rates(channel.latency_cycles(), channel.peak_bytes_per_cycle,
+                  dram.read_burst_pj / dram.burst_bytes, power_mw * hw.cycle_ns)
 
 
 def _candidates(size: int, unit: int) -> list[int]:
@@ -243,70 +311,95 @@ def _candidates(size: int, unit: int) -> list[int]:
     return out
 
 
+def _time_chunks(g: _Geometry, tc: int) -> list[int]:
+    """Time chunks worth trying with column tiles of ``tc``: the whole time dimension, and,
+    when accumulating outputs would not fit with it, the longest chunk whose output block
+    stays on chip across the reduction (no partial sums to DRAM). Cutting time costs fill and
+    drain per fold, so it pays only where spills cost more; SCALE-Sim's counting never cuts."""
+    whole = g.size[g.time_dim]
+    if not g.accumulates or g.hw.array.timing == "scalesim":
+        return [whole]
+    per_time = _bytes(tc, g.op.acc_bits)  # bytes of one time step of a C block
+    longest = g.slot["c"] // max(per_time, 1)
+    return [whole] if longest >= whole or longest < 1 else [whole, longest]
+
+
 @lru_cache(maxsize=4096)
 def plan_gemm(hw: Hardware, op: Gemm) -> Plan:
-    """The cheapest tiling of ``op`` on ``hw`` and its tile sequence."""
-    g = _Geometry(hw, op)
+    """The best tiling of ``op`` on ``hw`` and its tile sequence: among the candidates (tile
+    sizes the array's fold times powers of two, or the whole dimension; both loop orders; the
+    time chunks of ``_time_chunks``), the lowest estimated energy-delay product (fewer DRAM
+    bytes on ties)."""
     beat = beat_for(hw.array, op.a_bits, op.b_bits)
     R, C = Folding.of(hw.array, beat).row_span, hw.array.cols  # a fold's extent of each dim
-    sr, sc = g.size[g.rows_dim], g.size[g.cols_dim]
-    best = None
-    request_bytes = _request_overhead_bytes(hw)
+    base = _Geometry(hw, op)
+    sr, sc = base.size[base.rows_dim], base.size[base.cols_dim]
+    rates = _rates(hw)
+    scored: list[tuple[Estimate, int, int, int, bool]] = []
     too_many = 0
+    geometries: dict[int, _Geometry] = {}
     for tr in _candidates(sr, R):
         for tc in _candidates(sc, C):
-            if ceil(sr / tr) * ceil(sc / tc) > MAX_TILES:
-                too_many += 1
-                continue
-            for rows_outer in (True, False):
-                score = _score(g, tr, tc, rows_outer, request_bytes)
-                if score is not None and (best is None or score < best[0]):
-                    best = (score, tr, tc, rows_outer)
-    if best is None and too_many and g.fits(g.stationary, R, C):
+            for tt in _time_chunks(base, tc):
+                g = geometries.setdefault(tt, _Geometry(hw, op, tt))
+                if ceil(sr / tr) * ceil(sc / tc) * g.nt > MAX_TILES:
+                    too_many += 1
+                    continue
+                for rows_outer in (True, False):
+                    score = _score(g, tr, tc, rows_outer, rates)
+                    if score is not None:
+                        scored.append((score, tr, tc, tt, rows_outer))
+    if not scored and too_many and base.fits(base.stationary, R, C):
         raise TilingError(f"gemm m={op.m} n={op.n} k={op.k}: every tiling that fits this "
                           f"machine's buffers needs more than {MAX_TILES:,} tiles, the "
                           "simulator's limit per op; split the op or enlarge the buffers")
-    if best is None:
-        buf = BUFFER_OF[g.stationary]
+    if not scored:
+        buf = BUFFER_OF[base.stationary]
         raise TilingError(f"gemm m={op.m} n={op.n} k={op.k}: one {R}x{C} block of operand "
-                          f"{g.stationary.upper()} does not fit buffers.{buf} "
-                          f"({g.slot[g.stationary]} bytes per slot)")
-    (traffic, _), tr, tc, rows_outer = best
+                          f"{base.stationary.upper()} does not fit buffers.{buf} "
+                          f"({base.whole[base.stationary]} bytes)")
+    estimate, tr, tc, tt, rows_outer = min(
+        scored, key=lambda entry: (entry[0].edp, entry[0].dram_bytes))
+    g = geometries[tt]
+    nr, nc = ceil(sr / tr), ceil(sc / tc)
     tiles = tuple(_tiles(g, tr, tc, rows_outer))
-    resident = {o: g.fits(o, tr, tc) for o in ("a", "b", "c")}
-    return Plan(tr, tc, rows_outer, resident, beat,
-                traffic, tiles)
+    resident = {o: g.fits(o, tr, tc, nr, nc) for o in ("a", "b", "c")}
+    return Plan(tr, tc, tt, rows_outer, resident, beat, estimate.dram_bytes, tiles)
 
 
 def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
+    """The tile sequence: time chunks outermost, then the (i, j) loop nest."""
     op, hw = g.op, g.hw
     sr, sc = g.size[g.rows_dim], g.size[g.cols_dim]
     nr, nc = ceil(sr / tr), ceil(sc / tc)
     beat = beat_for(hw.array, op.a_bits, op.b_bits)
-    t = g.size[g.time_dim]
-    order = ([(i, j) for i in range(nr) for j in range(nc)] if rows_outer else
-             [(i, j) for j in range(nc) for i in range(nr)])
-    resident = {o: g.fits(o, tr, tc) for o in ("a", "b", "c")}
+    T = g.size[g.time_dim]
+    nest = ([(i, j) for i in range(nr) for j in range(nc)] if rows_outer else
+            [(i, j) for j in range(nc) for i in range(nr)])
+    order = [(i, j, s) for s in range(g.nt) for i, j in nest]
+    resident = {o: g.fits(o, tr, tc, nr, nc) for o in ("a", "b", "c")}
+    capacity = {o: g.capacity(o, nr, nc) for o in ("a", "b", "c")}
 
-    def key(operand: str, i: int, j: int) -> tuple[int, int]:
+    def key(operand: str, i: int, j: int, s: int) -> tuple[int, int, int]:
         idx = g.index(operand)
-        return (i if "i" in idx else -1, j if "j" in idx else -1)
+        return (i if "i" in idx else -1, j if "j" in idx else -1, s if "t" in idx else -1)
 
-    for pos, (i, j) in enumerate(order):
+    for pos, (i, j, s) in enumerate(order):
         r, c = min(tr, sr - i * tr), min(tc, sc - j * tc)
+        t = min(g.tt, T - s * g.tt)
         prev = order[pos - 1] if pos else None
         nxt = order[pos + 1] if pos + 1 < len(order) else None
         steps = []
         for operand in ("a", "b", "c"):
-            k_now = key(operand, i, j)
+            k_now = key(operand, i, j, s)
             same_prev = prev is not None and key(operand, *prev) == k_now
             same_next = nxt is not None and key(operand, *nxt) == k_now
             keep = resident[operand]
             acquire = not (keep and same_prev)
             release = not (keep and same_next)
-            hold = g.block(operand, r, c, g.hold_bits(operand)).bytes
+            hold = g.block(operand, r, c, g.hold_bits(operand), t=t).bytes
             streamed = not keep
-            hold = min(hold, g.slot[operand])
+            hold = min(hold, capacity[operand])
             if operand == "c":
                 # Outputs: fresh blocks start empty unless they continue a spilled reduction.
                 first_i, last_i = i == 0, i == nr - 1
@@ -314,15 +407,15 @@ def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
                     first_i = last_i = True
                 load = None
                 if acquire and g.accumulates and not first_i:
-                    load = g.block("c", r, c, op.acc_bits, i, j, tr, tc)
+                    load = g.block("c", r, c, op.acc_bits, i, j, tr, tc, s, t)
                 write = None
                 if release:
-                    write = (g.dram_block("c", i, j, r, c, tr, tc, op.out_bits) if last_i else
-                             g.block("c", r, c, op.acc_bits, i, j, tr, tc))
+                    write = (g.dram_block("c", i, j, r, c, tr, tc, op.out_bits, s, t) if last_i
+                             else g.block("c", r, c, op.acc_bits, i, j, tr, tc, s, t))
                     write = write if write.bytes else None
                 steps.append(Step("c", acquire, load, streamed, release, write, hold))
             else:
-                load = (g.dram_block(operand, i, j, r, c, tr, tc, g.hold_bits(operand))
+                load = (g.dram_block(operand, i, j, r, c, tr, tc, g.hold_bits(operand), s, t)
                         if acquire else None)
                 load = load if load is not None and load.bytes else None
                 steps.append(Step(operand, acquire, load, streamed, release, None, hold))

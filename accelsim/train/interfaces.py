@@ -8,9 +8,11 @@ today, a PyTorch module next), so that each training method is written once:
   rebinds a framework's tensor);
 * :class:`Optimizer`, an optimizer whose state a method may read and re-quantise
   (``state(p)`` returns the live arrays);
-* :class:`LayerInfo`, what a layer is by shape alone: its kind, shapes, GEMMs, parameters and
-  what it keeps for backward with the rule that sets that tensor's width. The memory model and
-  the kept-tensor transfers read it; a shape-only front-end can produce it without data;
+* :class:`LayerInfo`, what a layer is by shape alone: its kind, shapes, GEMMs, parameters,
+  what it keeps for backward with the rule that sets that tensor's width, and its vector work
+  (:class:`VectorSpec`: the element-wise and reduction steps of each phase). The memory model,
+  the kept-tensor transfers and the trace's ``vector`` records read it; a shape-only front-end
+  can produce it without data;
 * :class:`Frontend`, a model: its parameters, its layers' :class:`LayerInfo`, forward, backward
   and the train/eval mode. A method that needs another form of the network (the binary methods)
   names it in its ``variant``; the front-end builds that form (see ``numpy_frontend``).
@@ -22,20 +24,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from accelsim.train.optim import UpdateStep
 
 #: Roles of a trainable tensor: the weight of a GEMM layer (Linear, Conv2d), its bias, a batch
 #: norm's scale (gamma) and shift (beta), an embedding table.
 ROLES = ("gemm_weight", "bias", "norm_scale", "norm_shift", "embedding")
 
-#: Width rules for a tensor a layer keeps or outputs (an ``int`` is a fixed width in bits):
-#: ``INPUT_WIDTH``: the width of the tensor flowing into the layer (ReLU's output, a GEMM layer's
-#: kept input); ``VALUE_WIDTH``: the method's width for real-valued intermediates of the layer's
-#: owner (``Method.value_bits``), as a GEMM's output or a batch norm's normalised values.
+#: Width rules for a tensor a layer keeps, outputs or works on (an ``int`` is a fixed width in
+#: bits), resolved by ``accelsim.train.widths`` for a method; the layer's "owner" is the last
+#: layer with parameters at or before it:
+#: ``INPUT_WIDTH``: the width of the tensor flowing into the layer in the pass at hand (forward:
+#: the activation arriving, as ReLU's output or a GEMM layer's kept input; backward: the error
+#: arriving from the layer after it); ``VALUE_WIDTH``: the method's width for real-valued
+#: intermediates of the owner (``Method.value_bits``), as a GEMM's output or a batch norm's
+#: normalised values; ``ERROR_WIDTH``: the owner's error width (``Method.bits(owner,
+#: "errors")``), what the layer's backward writes; ``ACC_WIDTH``: the method's accumulator width
+#: (``Method.acc_bits``), a sum such as a parameter gradient before the method stores it.
 INPUT_WIDTH = "input"
 VALUE_WIDTH = "value"
+ERROR_WIDTH = "error"
+ACC_WIDTH = "acc"
+WIDTH_RULES = (INPUT_WIDTH, VALUE_WIDTH, ERROR_WIDTH, ACC_WIDTH)
 Width = str | int
 
 
@@ -74,7 +88,9 @@ class Optimizer(Protocol):
     ``step_for(p)`` returns the amount to subtract from ``p``'s value now and advances ``p``'s
     state (a method may apply it with its own rounding, as RCT does); ``state(p)`` returns the
     state kept for ``p`` by name (SGD: ``{"momentum": v}``, empty before the first step or
-    without momentum) as the live arrays, so a method stores them at its width in place.
+    without momentum) as the live arrays, so a method stores them at its width in place;
+    ``vector_steps()`` says what one update computes per parameter element (its passes, what
+    each reads and writes, its operations), which a method prices at its widths.
     """
 
     lr: float
@@ -82,6 +98,8 @@ class Optimizer(Protocol):
     def step_for(self, p: ParamRef) -> np.ndarray: ...
 
     def state(self, p: ParamRef) -> dict[str, np.ndarray]: ...
+
+    def vector_steps(self) -> tuple[UpdateStep, ...]: ...
 
 
 class GemmShape(NamedTuple):
@@ -111,6 +129,32 @@ class KeptSpec(NamedTuple):
     is_input: bool = False
 
 
+class VectorSpec(NamedTuple):
+    """One step of a layer's vector (SIMD) work in one phase, by shape: what the trace's
+    ``vector`` record says once a method has given the widths.
+
+    ``phase``: ``fwd``, ``bwd_weight`` or ``bwd_data`` (a method's ``update`` work is its own);
+    ``kind``: what the work is (``relu``, ``maxpool``, ``batchnorm``, ``bias_add``, ...);
+    ``elements``: the values it produces (for a reduction, the values it reads: one accumulate
+    each); ``ops``: operations per element (see each layer's table); ``inputs``: full-width values
+    read per element (1-bit masks and signs kept for backward are side inputs, not counted);
+    ``in_width``/``out_width``: width rules of what it reads and writes; ``tensor``: the tensor it
+    produces when not the phase's default (``weight_grads`` for a parameter gradient).
+
+    In a phase, a layer's vector steps run after its GEMMs of that phase (a bias is added to the
+    GEMM's output; a bias gradient is reduced after the weight gradient's GEMM).
+    """
+
+    phase: str
+    kind: str
+    elements: int
+    ops: int
+    inputs: int = 1
+    in_width: Width = INPUT_WIDTH
+    out_width: Width = INPUT_WIDTH
+    tensor: str | None = None
+
+
 class ParamInfo(NamedTuple):
     """A trainable tensor by shape: name, role, shape."""
 
@@ -126,7 +170,9 @@ class ParamInfo(NamedTuple):
 class LayerInfo(NamedTuple):
     """A layer for one input shape (batch axis first): shapes only, no number computed from
     values. ``gemms`` in the order the layer runs them (fwd, then bwd_weight and bwd_data);
-    ``out_width`` the width rule of the layer's output."""
+    ``out_width`` the width rule of the layer's output; ``vectors`` its vector work, in the
+    order it runs within each phase (none for a phase the layer skips, as the input gradient of
+    the first layer with parameters)."""
 
     name: str
     kind: str  # linear, conv2d, relu, maxpool2d, avgpool2d, batchnorm, l1batchnorm, sign, ...
@@ -136,6 +182,7 @@ class LayerInfo(NamedTuple):
     kept: tuple[KeptSpec, ...] = ()
     params: tuple[ParamInfo, ...] = ()
     out_width: Width = INPUT_WIDTH
+    vectors: tuple[VectorSpec, ...] = ()
 
 
 class Frontend(Protocol):

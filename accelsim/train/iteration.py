@@ -2,9 +2,15 @@
 
 What it owns: :func:`run_iteration`, the body of every training loop (the numpy trainer, a torch
 trainer, the benchmarks), so the order of the method's hooks, the loss and the traced transfers
-is written once; :func:`kept_transfers`, the DRAM traffic of what non-GEMM layers keep for
-backward; and :func:`evaluate`, the deployed model's loss and accuracy. The loss is softmax
-cross-entropy on the front-end's numpy logits, whatever computed them.
+and vector work is written once; :func:`kept_transfers`, the DRAM traffic of what non-GEMM
+layers keep for backward; and :func:`evaluate`, the deployed model's loss and accuracy. The loss
+is softmax cross-entropy on the front-end's numpy logits, whatever computed them.
+
+A traced iteration, in order: forward (operand quantisations, GEMMs and each layer's vector
+steps, layer by layer, then the loss's), the kept tensors written; backward (the loss's
+gradient, then layer by layer down to the first with parameters: GEMMs, vector steps, the
+method's work on the fresh gradients), the kept tensors read back; the update, layer by layer
+(its reads, its vector work, its writes), then what the update left behind.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from accelsim.errors import WorkloadError
-from accelsim.trace.records import Transfer
-from accelsim.train.interfaces import Frontend
+from accelsim.trace.records import Transfer, Vector
+from accelsim.train.interfaces import Frontend, LayerInfo
 from accelsim.train.layers.loss import SoftmaxCrossEntropy
 from accelsim.train.memory import training_memory
+from accelsim.train.vectors import IterationPlan, plan_iteration
 
 if TYPE_CHECKING:
     from accelsim.train.methods import Method
@@ -35,9 +42,14 @@ def kept_transfers(frontend: Frontend, method: Method, batch_shape: tuple[int, .
     """The DRAM writes (forward) and reads (backward) of what non-GEMM layers keep for the
     backward pass of a batch of ``batch_shape``, at the widths the method keeps them
     (``accelsim.train.memory``)."""
+    return _kept(frontend.describe(batch_shape), method, iteration)
+
+
+def _kept(layers: tuple[LayerInfo, ...], method: Method, iteration: int
+          ) -> tuple[list[Transfer], list[Transfer]]:
     writes: list[Transfer] = []
     reads: list[Transfer] = []
-    for kept in training_memory(frontend.describe(batch_shape), method).kept:
+    for kept in training_memory(layers, method).kept:
         if kept.what not in KEPT_OUTSIDE_GEMMS:
             continue
         for direction, phase, out in (("write", "fwd", writes), ("read", "bwd_data", reads)):
@@ -50,20 +62,27 @@ def kept_transfers(frontend: Frontend, method: Method, batch_shape: tuple[int, .
 def run_iteration(frontend: Frontend, method: Method, tracer: Tracer | None, xb: np.ndarray,
                   yb: np.ndarray, iteration: int) -> float:
     """Train on one batch and return its loss: the method's hooks around forward and
-    backward, the loss, the update, and (with a ``tracer``) the kept and update transfers in
-    the order a device would make them; the GEMMs trace themselves through the observers.
-    A non-finite loss raises WorkloadError before the update."""
-    if tracer is not None:
-        tracer.iteration = iteration
-    method.begin_batch()
-    method.before_forward()
-    logits = frontend.forward(xb)
+    backward, the loss, the update, and (with a ``tracer``) the kept and update transfers and
+    the vector work in the order a device would make them (the module's docstring); the GEMMs
+    trace themselves through the observers. A non-finite loss raises WorkloadError before the
+    update."""
+    plan = IterationPlan()
     stored: list[Transfer] = []
     restored: list[Transfer] = []
     if tracer is not None:
-        stored, restored = kept_transfers(frontend, method, xb.shape, iteration)
+        tracer.iteration = iteration
+        layers = frontend.describe(xb.shape)
+        plan = plan_iteration(layers, method, iteration)
+        stored, restored = _kept(layers, method, iteration)
+        tracer.expect(plan.forward)
+    method.begin_batch()
+    method.before_forward()
+    logits = frontend.forward(xb)
+    if tracer is not None:
+        tracer.flush()
         for op in stored:
             tracer.transfer(op)
+        tracer.expect(plan.backward)
     loss_fn = SoftmaxCrossEntropy()
     loss = float(loss_fn.forward(logits, yb))
     if not math.isfinite(loss):
@@ -71,13 +90,15 @@ def run_iteration(frontend: Frontend, method: Method, tracer: Tracer | None, xb:
                             "lower optimizer.lr")
     frontend.backward(loss_fn.backward())
     if tracer is not None:
+        tracer.flush()
         for op in restored:
             tracer.transfer(op)
     method.after_backward()
+    update: list[Transfer | Vector] = [] if tracer is None else method.update_ops(iteration)
     method.update(iteration)
     if tracer is not None:
-        for op in method.update_transfers(iteration):
-            tracer.transfer(op)
+        for step in [*update, *method.post_update_work(iteration)]:
+            tracer.emit(step)
     return loss
 
 

@@ -28,7 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from accelsim.train.interfaces import INPUT_WIDTH, VALUE_WIDTH, LayerInfo, Width
+from accelsim.train.interfaces import LayerInfo
+from accelsim.train.widths import first_trained, places
 
 if TYPE_CHECKING:
     from accelsim.train.methods.base import Method
@@ -81,18 +82,6 @@ def _bytes(elements: int, bits: int) -> int:
     return (elements * bits + 7) // 8
 
 
-def _bits(width: Width, owner: str, method: Method, arriving: int) -> int:
-    """The bits a width rule gives at a position owned by ``owner``, after ``arriving`` bits."""
-    if width == INPUT_WIDTH:
-        return arriving
-    if width == VALUE_WIDTH:
-        return method.value_bits(owner)
-    if isinstance(width, int):
-        return width
-    raise ValueError(f"unknown width rule {width!r} (want {INPUT_WIDTH!r}, {VALUE_WIDTH!r} or "
-                     "a number of bits)")
-
-
 def training_memory(layers: Sequence[LayerInfo], method: Method) -> MemoryModel:
     """The memory ``method`` needs to train the network ``layers`` describe (forward order,
     described for one batch: ``layers[0].in_shape`` is the batch of inputs)."""
@@ -101,20 +90,16 @@ def training_memory(layers: Sequence[LayerInfo], method: Method) -> MemoryModel:
     batch = input_shape[0]
     result = MemoryModel(batch, dict(mem["param_copies_bytes"]), mem["optimizer_state_bytes"])
     static = sum(result.param_copies_bytes.values()) + result.optimizer_state_bytes
-    width = method.input_bits()
     layer_outputs: list[tuple[int, int]] = []  # (elements, bits) of each layer's output
     grads: list[int] = []  # weight-gradient bytes each layer produces
     kept_at: list[list[Kept]] = []
     owners: list[str] = []  # the layer with parameters whose widths each position stores at
-    owner = next(info.name for info in layers if info.params)
-    for info in layers:
-        if info.params:
-            owner = info.name  # layers without parameters store at their producer's widths
+    for place in places(layers, method):
+        info, owner = place.info, place.owner
         owners.append(owner)
-        kept_at.append([Kept(info.name, k.what, k.elements, _bits(k.width, owner, method, width))
+        kept_at.append([Kept(info.name, k.what, k.elements, place.resolve(k.width, method))
                         for k in info.kept])
-        width = _bits(info.out_width, owner, method, width)
-        layer_outputs.append((math.prod(info.out_shape), width))
+        layer_outputs.append((math.prod(info.out_shape), place.out_bits))
         params = sum(p.elements for p in info.params)
         grads.append(_bytes(params, method.bits(owner, "weight_grads")) if params else 0)
     out_shape = layers[-1].out_shape
@@ -139,7 +124,7 @@ def training_memory(layers: Sequence[LayerInfo], method: Method) -> MemoryModel:
     # Backward: release each layer's kept tensors after it; gradients accumulate until update.
     grad_out = _bytes(batch * classes, method.bits(owner, "errors"))
     grads_so_far = 0
-    first = next(n for n, info in enumerate(layers) if info.params)
+    first = first_trained(layers)
     for n in reversed(range(first, len(kept_at))):  # backward stops at the first layer with
         grads_so_far += grads[n]                      # parameters: its input needs no gradient
         # The error a layer passes back is stored at that layer's error width.

@@ -1,7 +1,9 @@
 """Optimizers over framework-free parameters: SGD with momentum and weight decay (PyTorch's).
 
 What it owns: :class:`GradientDescent`, the base every optimizer shares (the
-``interfaces.Optimizer`` protocol plus ``step`` and ``state_elements``), and :class:`SGD`. For
+``interfaces.Optimizer`` protocol plus ``step``, ``state_elements`` and ``vector_steps``, the
+arithmetic of one update as :class:`UpdateStep` records a method turns into the trace's
+``vector`` records at its widths), and :class:`SGD`. For
 each parameter w with gradient g, velocity v (zero at first), learning rate lr, momentum mu
 and weight decay wd::
 
@@ -20,10 +22,21 @@ store them at its width. Adam is a subclass with its own ``step_for`` and ``stat
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 
 from accelsim.train.interfaces import ParamRef
+
+
+class UpdateStep(NamedTuple):
+    """One pass of an optimizer's update over every parameter element: it writes ``writes``
+    (``state`` or ``weights``), reads ``reads`` (``grad``, ``state``, ``weights``; a value the
+    previous step just computed stays in a register) and costs ``ops`` operations."""
+
+    writes: str
+    reads: tuple[str, ...]
+    ops: int
 
 
 class GradientDescent:
@@ -50,6 +63,10 @@ class GradientDescent:
         for p in self.params:
             if p.grad() is not None:
                 p.assign(p.value() - self.step_for(p))
+
+    def vector_steps(self) -> tuple[UpdateStep, ...]:
+        """The update's arithmetic per parameter element, in the order it runs."""
+        raise NotImplementedError
 
     def state_elements(self) -> int:
         """Number of values the optimizer keeps (for memory accounting)."""
@@ -95,3 +112,16 @@ class SGD(GradientDescent):
     def state(self, p: ParamRef) -> dict[str, np.ndarray]:
         v = self._velocity.get(p.name)
         return {} if v is None else {"momentum": v}
+
+    def vector_steps(self) -> tuple[UpdateStep, ...]:
+        """Counted from ``step_for`` and ``step``: weight decay ``d = g + wd * w`` (multiply,
+        add: 2), the velocity ``v = mu * v + d`` (multiply, add: 2), nesterov's
+        ``d + mu * v`` (2), then ``w - lr * v`` (multiply, subtract: 2). With momentum the
+        velocity is one pass (reading g, v and w for the decay) and the weights another (v in
+        a register); without, one pass reads g and w."""
+        decay = 2 if self.weight_decay else 0
+        if not self.momentum:
+            return (UpdateStep("weights", ("grad", "weights"), decay + 2),)
+        reads = ("grad", "state", "weights") if self.weight_decay else ("grad", "state")
+        return (UpdateStep("state", reads, decay + 2),
+                UpdateStep("weights", ("weights",), 2 + (2 if self.nesterov else 0)))

@@ -3,7 +3,8 @@
 What it owns: :func:`quantise` (float tensor -> values on a b-bit grid, 1 <= b <= 32), the
 :class:`Quantised` result it returns (dequantised values plus the step exponent and width, from
 which the integer codes follow exactly), the choice of that exponent from the tensor's range
-(:func:`choose_exponent`), and :func:`straight_through`, the gradient rule QAT uses.
+(:func:`choose_exponent`), :func:`straight_through`, the gradient rule QAT uses, and
+:func:`quantise_ops`, what one quantisation costs a vector unit per element.
 
 The grid. A b-bit tensor holds integer codes c, two's complement, and stands for c * 2**e with
 one exponent e per tensor (a shift, no multiplier, as fixed-point hardware wants):
@@ -127,6 +128,33 @@ def quantise(x: np.ndarray, bits: int, *, rounding: str = "nearest",
     if bits > 1:
         np.clip(scaled, low, _below(high, x.dtype), out=scaled)
     return Quantised(_scale(scaled, exponent, out=scaled), exponent, bits)
+
+
+def quantise_ops(bits: int, rounding: str = "nearest", *, ranged: bool = True) -> int:
+    """Vector operations per element of :func:`quantise`, counted from its code.
+
+    ==========================  ==================================================  =====
+    quantisation                operations (per element)                            total
+    ==========================  ==================================================  =====
+    nearest, b >= 2             range: max, min; scale 1; rint 1; clip: max, min    6
+    stochastic, b >= 2          range 2; scale 1; floor 1; draw, subtract,          10
+                                compare, add 4; clip 2
+    nearest, b = 1              the sign: one compare-select (no scale needed)      1
+    stochastic, b = 1           range 2; scale 1; clip 2; (1 + v) / 2: add,         10
+                                multiply 2; draw, compare, select 3
+    ==========================  ==================================================  =====
+
+    ``ranged=False`` leaves out the range (onto a grid whose exponent is given). The numpy
+    code's final rescale to dequantised values is not counted: a device keeps the codes and one
+    exponent per tensor.
+    """
+    bits = check_bits(bits)
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"unknown rounding {rounding!r}; valid: {', '.join(ROUNDINGS)}")
+    if bits == 1 and rounding == "nearest":
+        return 1
+    ops = 8 if rounding == "stochastic" else 4
+    return ops + (2 if ranged else 0)
 
 
 def straight_through(grad: np.ndarray, x: np.ndarray, q: Quantised) -> np.ndarray:

@@ -121,7 +121,7 @@ def train(workload: Workload, method_name: str, out_dir: str | Path, *,
         "method_params": asdict(method.settings),
         "optimizer": asdict(workload.optimizer),
         "trace": {"file": TRACE_NAME, "gemms": tracer.gemms, "transfers": tracer.transfers,
-                  "records": writer.ops_written},
+                  "vectors": tracer.vectors, "records": writer.ops_written},
         "wall_time_s": time.perf_counter() - started,
     }
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")

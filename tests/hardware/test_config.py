@@ -91,8 +91,26 @@ IMPOSSIBLE = [
     ({"dram": {"lpddr4": {"tras_tck": 10}}}, r"tras_tck: 10 is shorter than dram\.lpddr4\.trcd_tck"),
     ({"dram": {"lpddr4": {"trfc_tck": 7000}}}, r"trfc_tck: 7000 leaves no time between refreshes"),
     ({"dram": {"lpddr4": {"row_bytes": 64}}}, r"row_bytes: 64 is smaller than one burst"),
-    ({"buffers": {"filter": {"size_kib": 1}}}, r"buffers\.filter\.size_kib: 1 KiB cannot hold one 16x16"),
+    ({"buffers": {"filter": {"size_kib": 0.25}}},
+     r"buffers\.filter\.size_kib: 0\.25 KiB cannot hold one 16x16 block of 8-bit values"),
+    ({"array": {"dataflow": "os"}, "buffers": {"ofmap": {"size_kib": 0.25}}},
+     r"buffers\.ofmap\.size_kib: 0\.25 KiB cannot hold one 16x16 block of 8-bit values"),
 ]
+
+
+def test_validation_follows_the_machine():
+    """SCALE-Sim's stock 128x128 array with 64 KiB SRAMs holds its 8-bit operands in every
+    dataflow."""
+    from accelsim.hardware import load_hardware
+
+    for dataflow in ("os", "ws", "is"):
+        hw = load_hardware("scalesim-like", ["array.rows=128", "array.cols=128",
+                                             f"array.dataflow={dataflow}"])
+        assert hw.array.rows == 128
+    with pytest.raises(ConfigError, match=r"buffers\.filter\.size_kib: 16 KiB cannot hold one "
+                                          r"128x128 block of 8-bit values .* per half"):
+        load_hardware("scalesim-like", ["array.rows=128", "array.cols=128",
+                                        "buffers.filter.size_kib=16"])
 
 
 @pytest.mark.parametrize(("sections", "message"), IMPOSSIBLE)

@@ -62,14 +62,29 @@ def test_overlapped_times_partition_the_run(default_hw):
     assert total == pytest.approx(sum(doc["energy_pj_by_kind"].values()))
 
 
-def test_no_overlap_without_double_buffering():
-    hw = load_hardware("edge-16x16", ["buffers.ifmap.double_buffered=false",
-                                      "buffers.filter.double_buffered=false",
-                                      "buffers.ofmap.double_buffered=false"])
-    ops = _ops()
-    cache = CostCache(hw)
-    assert replay(hw, ops, cache=cache, schedule=OverlapSchedule(hw)).cycles == \
-        replay(hw, ops, cache=cache, schedule=SerialSchedule()).cycles
+@pytest.mark.parametrize("overrides", MACHINES)
+def test_overlapping_ops_never_overfill_a_buffer(overrides):
+    """Two ops overlap only if their blocks fit the SRAMs together: the replay's occupancy
+    (overlapping ops added up) stays within every buffer's capacity."""
+    hw = load_hardware("edge-16x16", overrides)
+    report = replay(hw, _ops(), schedule=OverlapSchedule(hw))
+    caps = [hw.buffer(name).size_bytes for name in ("ifmap", "filter", "ofmap")]
+    assert report.timeline
+    for _, *levels in report.timeline:
+        assert all(0 <= level <= cap for level, cap in zip(levels, caps, strict=True))
+
+
+def test_no_prefetch_without_room():
+    """A machine whose SRAMs are full at the end of every op gets no prefetch overlap."""
+    from accelsim.replay.schedule import overlap
+    from accelsim.sim.costs import OpProfile
+
+    hw = load_hardware("edge-16x16")
+    full = {name: hw.buffer(name).size_bytes for name in ("ifmap", "filter", "ofmap")}
+    before = OpProfile(lead=10, idle_tail=500, trail=0, tail_held=full)
+    after = OpProfile(lead=300, slack=0, lead_held={"ifmap": 1})
+    assert overlap(hw, before, after) == 0
+    assert overlap(hw, OpProfile(idle_tail=500), after) == 300
 
 
 def test_the_machine_chooses_its_schedule():

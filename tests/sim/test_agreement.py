@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from machines import gemm, ideal_memory, machine
 
+from accelsim.hardware import load_hardware
 from accelsim.sim.engine import simulate_gemm
 from accelsim.sim.functional import run_functional
-from accelsim.sim.mapping import beat_for, gemm_cycles
+from accelsim.sim.mapping import FoldGeometry, beat_for, gemm_cycles
+from accelsim.sim.tiling import plan_gemm
 
 SHAPES = [(5, 7, 3), (16, 16, 16), (20, 9, 33), (9, 21, 14), (1, 13, 40)]
 
@@ -65,13 +67,47 @@ def test_beat_shapes_follow_the_precision_modes():
 @pytest.mark.parametrize("shape", [(100, 37, 55), (6272, 6, 25), (3136, 64, 576), (64, 10, 400),
                                    (1, 1, 1), (17, 300, 2)])
 def test_compute_cycles_equal_closed_form_whatever_the_tiling(dataflow, shape):
-    """Tiles are whole folds, so tiling never changes compute cycles, even when memory-bound."""
-    hw = machine(array={"dataflow": dataflow},
-                 buffers={"ifmap": {"size_kib": 8}, "filter": {"size_kib": 8},
-                          "ofmap": {"size_kib": 8}})
-    cost = simulate_gemm(hw, gemm(*shape))
-    assert cost.compute_cycles == gemm_cycles(hw.array, *shape)
-    assert cost.cycles == cost.compute_cycles + sum(cost.stall_cycles.values())
+    """Tiles are whole folds, so tiling never changes compute cycles, even when memory-bound,
+    unless the plan cuts the streamed (time) dimension: then each chunk is a fold pass of its
+    own and pays its fill and drain, exactly the closed form of the chunked GEMMs."""
+    for timing in ("native", "scalesim"):
+        for kib in (4, 8):
+            hw = machine(array={"dataflow": dataflow, "timing": timing},
+                         buffers={b: {"size_kib": kib} for b in ("ifmap", "filter", "ofmap")})
+            op = gemm(*shape)
+            cost = simulate_gemm(hw, op)
+            chunk = plan_gemm(hw, op).tile_time
+            if timing == "scalesim":  # SCALE-Sim's counting never cuts time
+                assert cost.compute_cycles == gemm_cycles(hw.array, *shape)
+            else:
+                assert cost.compute_cycles == _chunked_cycles(hw, op, chunk), kib
+            assert cost.cycles == cost.compute_cycles + sum(cost.stall_cycles.values())
+
+
+def _chunked_cycles(hw, op, chunk):
+    """The closed form summed over the time chunks of ``chunk`` steps."""
+    geometry = FoldGeometry.of(hw.array.dataflow)
+    size = {"m": op.m, "n": op.n, "k": op.k}
+    whole = size[geometry.time_dim]
+    total = 0
+    for start in range(0, whole, chunk):
+        size[geometry.time_dim] = min(chunk, whole - start)
+        total += gemm_cycles(hw.array, size["m"], size["n"], size["k"])
+    return total
+
+
+def test_small_srams_cut_time_and_pay_fill_and_drain():
+    """On the default machine with 4 KiB SRAMs a ws reduction of 3136 cannot keep its output
+    block with the whole time dimension: the plan cuts time, and compute grows by the folds'
+    extra fill and drain (the planner judged spilling partial sums dearer)."""
+    hw = load_hardware("edge-16x16", ["array.dataflow=ws"]
+                       + [f"buffers.{b}.size_kib=4" for b in ("ifmap", "filter", "ofmap")])
+    op = gemm(576, 64, 3136)
+    plan = plan_gemm(hw, op)
+    assert plan.tile_time < op.m
+    cost = simulate_gemm(hw, op)
+    assert cost.compute_cycles == _chunked_cycles(hw, op, plan.tile_time)
+    assert cost.compute_cycles > gemm_cycles(hw.array, op.m, op.n, op.k)
 
 
 def test_closed_form_by_hand():

@@ -26,7 +26,7 @@ def test_folds_follow_bit_fusions_rule(dataflow, layer, a, b):
     hw = load_hardware("edge-16x16", [f"array.dataflow={dataflow}"])
     m, n, k = layer
     array = hw.array
-    rows_dim, cols_dim, time = dims(dataflow, m, n, k)
+    _rows_dim, cols_dim, time = dims(dataflow, m, n, k)
     assert beat_for(array, a, b).pack == pf(a, b)
     if dataflow == "os":  # K streams: each step takes pf of it
         steps = ceil(k / pf(a, b))

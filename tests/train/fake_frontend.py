@@ -10,6 +10,12 @@ bias). The binary form a binary method asks for (``variant`` bnn or bnn-lowmem):
 ``act1`` is a sign with the hardtanh straight-through estimator (keeping its real input for
 bnn, a 1-bit mask for bnn-lowmem), and a per-class scale ``scale_out`` (role norm_scale, keeping
 its input at the value width) after ``fc2``.
+
+Its vector work (``LayerInfo.vectors``), counted from its code as the numpy layers count theirs:
+bias adds and bias-gradient sums (1 op per output element), ReLU (1 each way), the sign with
+its straight-through mask (1 forward and 3 backward keeping the real input, 3 and 1 keeping
+the mask, as ``layers.binary.Sign``), and the scale (``y * s``: 1; ``sum(g * y)``: 2;
+``g * s``: 1).
 """
 
 from __future__ import annotations
@@ -20,12 +26,15 @@ import numpy as np
 
 from accelsim.train.gemm import gemm
 from accelsim.train.interfaces import (
+    ACC_WIDTH,
+    ERROR_WIDTH,
     INPUT_WIDTH,
     VALUE_WIDTH,
     GemmShape,
     KeptSpec,
     LayerInfo,
     ParamInfo,
+    VectorSpec,
 )
 
 VARIANTS = (None, "bnn", "bnn-lowmem")
@@ -107,23 +116,40 @@ class FakeFrontend:
         def linear(name: str, i: int, o: int, first: bool) -> LayerInfo:
             gemms = [GemmShape("fwd", n, o, i), GemmShape("bwd_weight", i, o, n)]
             gemms += [] if first else [GemmShape("bwd_data", n, i, o)]
+            bias = () if self.variant else (
+                VectorSpec("fwd", "bias_add", n * o, 1, in_width=VALUE_WIDTH,
+                           out_width=VALUE_WIDTH),
+                VectorSpec("bwd_weight", "bias_grad", n * o, 1, out_width=ACC_WIDTH,
+                           tensor="weight_grads"))
             return LayerInfo(name, "linear", (n, i), (n, o), tuple(gemms),
                              (KeptSpec("activations", n * i, INPUT_WIDTH, is_input=True),),
-                             infos(name), VALUE_WIDTH)
+                             infos(name), VALUE_WIDTH, bias)
 
         if self.variant is None:
-            act = LayerInfo("act1", "relu", (n, h), (n, h), kept=(KeptSpec("mask", n * h, 1),))
-        elif self.variant == "bnn":
-            act = LayerInfo("act1", "sign", (n, h), (n, h), out_width=1,
-                            kept=(KeptSpec("sign_input", n * h, INPUT_WIDTH, is_input=True),))
+            act = LayerInfo("act1", "relu", (n, h), (n, h), kept=(KeptSpec("mask", n * h, 1),),
+                            vectors=(VectorSpec("fwd", "relu", n * h, 1),
+                                     VectorSpec("bwd_data", "relu", n * h, 1,
+                                                out_width=ERROR_WIDTH)))
         else:
-            act = LayerInfo("act1", "sign", (n, h), (n, h), out_width=1,
-                            kept=(KeptSpec("mask", n * h, 1),))
+            real = self.variant == "bnn"
+            kept = (KeptSpec("sign_input", n * h, INPUT_WIDTH, is_input=True) if real
+                    else KeptSpec("mask", n * h, 1))
+            act = LayerInfo("act1", "sign", (n, h), (n, h), out_width=1, kept=(kept,),
+                            vectors=(VectorSpec("fwd", "sign", n * h, 1 if real else 3,
+                                                out_width=1),
+                                     VectorSpec("bwd_data", "sign", n * h, 3 if real else 1,
+                                                inputs=2 if real else 1,
+                                                out_width=ERROR_WIDTH)))
         layers = [linear("fc1", f, h, first=True), act, linear("fc2", h, c, first=False)]
         if self.variant is not None:
-            layers.append(LayerInfo("scale_out", "scale", (n, c), (n, c),
-                                    kept=(KeptSpec("normalised", n * c, VALUE_WIDTH),),
-                                    params=infos("scale_out"), out_width=VALUE_WIDTH))
+            layers.append(LayerInfo(
+                "scale_out", "scale", (n, c), (n, c),
+                kept=(KeptSpec("normalised", n * c, VALUE_WIDTH),), params=infos("scale_out"),
+                out_width=VALUE_WIDTH,
+                vectors=(VectorSpec("fwd", "scale", n * c, 1, out_width=VALUE_WIDTH),
+                         VectorSpec("bwd_weight", "scale", n * c, 2, inputs=2,
+                                    out_width=ACC_WIDTH, tensor="weight_grads"),
+                         VectorSpec("bwd_data", "scale", n * c, 1, out_width=ERROR_WIDTH))))
         return tuple(layers)
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -9,7 +9,14 @@ import pytest
 
 from accelsim.errors import WorkloadError
 from accelsim.train.gemm import observing
-from accelsim.train.interfaces import INPUT_WIDTH, VALUE_WIDTH, KeptSpec
+from accelsim.train.interfaces import (
+    ACC_WIDTH,
+    ERROR_WIDTH,
+    INPUT_WIDTH,
+    VALUE_WIDTH,
+    KeptSpec,
+    VectorSpec,
+)
 from accelsim.train.layers import (
     AvgPool2d,
     BatchNorm1d,
@@ -86,10 +93,69 @@ def test_what_each_layer_keeps_and_at_which_width():
                       "avgpool2d": INPUT_WIDTH}
 
 
-def test_a_layer_without_input_gradient_describes_no_backward_data_gemm():
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_vector_work_counts_what_forward_and_backward_produce(kind):
+    """Forward steps count the layer's outputs, backward-data steps the input gradient's
+    elements, backward-weight steps the output gradient's they reduce."""
+    layer, x = LAYERS[kind]
+    x = x.astype(np.float32) if np.issubdtype(x.dtype, np.floating) else x
+    y = layer.forward(x)
+    dx = layer.backward(np.ones_like(y))
+    produced = {"fwd": y.size, "bwd_weight": y.size, "bwd_data": x.size}
+    info = layer.describe(x.shape)
+    assert all(spec.elements == produced[spec.phase] for spec in info.vectors), kind
+    vector_backward = dx is not None and not info.gemms and kind != "flatten"  # GEMMs: array
+    assert ("bwd_data" in {s.phase for s in info.vectors}) == vector_backward
+
+
+def test_each_layers_vector_work_and_width_rules():
+    def vectors(kind):
+        layer, x = LAYERS[kind]
+        return layer.describe(x.shape).vectors
+
+    grads = {"out_width": ACC_WIDTH, "tensor": "weight_grads"}
+    assert vectors("linear") == (
+        VectorSpec("fwd", "bias_add", 24, 1, in_width=VALUE_WIDTH, out_width=VALUE_WIDTH),
+        VectorSpec("bwd_weight", "bias_grad", 24, 1, **grads))
+    assert [s.kind for s in vectors("conv2d")] == ["bias_add", "bias_grad"]
+    assert vectors("embedding") == (VectorSpec("bwd_weight", "scatter_add", 40, 1, **grads),)
+    assert vectors("relu") == (VectorSpec("fwd", "relu", 6, 1),
+                               VectorSpec("bwd_data", "relu", 6, 1, out_width=ERROR_WIDTH))
+    assert vectors("flatten") == ()
+    # 3x3 windows at stride 2: 8 compares per output; 4 windows cover an input (7 ops)
+    assert vectors("maxpool2d") == (
+        VectorSpec("fwd", "maxpool", 54, 8, inputs=9),
+        VectorSpec("bwd_data", "maxpool", 294, 7, inputs=4, out_width=ERROR_WIDTH))
+    assert vectors("avgpool2d") == (
+        VectorSpec("fwd", "avgpool", 24, 4, inputs=4),
+        VectorSpec("bwd_data", "avgpool", 96, 1, out_width=ERROR_WIDTH))
+    assert vectors("batchnorm") == (
+        VectorSpec("fwd", "batchnorm", 96, 8, out_width=VALUE_WIDTH),
+        VectorSpec("bwd_weight", "batchnorm", 96, 3, inputs=2, **grads),
+        VectorSpec("bwd_data", "batchnorm", 96, 7, inputs=2, out_width=ERROR_WIDTH))
+    assert [(s.phase, s.ops, s.inputs) for s in vectors("l1batchnorm")] == [  # "sign"
+        ("fwd", 9, 1), ("bwd_weight", 4, 1), ("bwd_data", 10, 1)]
+    exact = L1BatchNorm2d(3, name="l1", backward="exact").describe((2, 3, 4, 4)).vectors
+    assert [(s.phase, s.ops, s.inputs) for s in exact] == [
+        ("fwd", 8, 1), ("bwd_weight", 3, 2), ("bwd_data", 11, 2)]
+    assert vectors("sign") == (VectorSpec("fwd", "sign", 20, 3, out_width=1),
+                               VectorSpec("bwd_data", "sign", 20, 1, out_width=ERROR_WIDTH))
+    assert Sign(store="real").describe((4, 5)).vectors == (
+        VectorSpec("fwd", "sign", 20, 1, out_width=1),
+        VectorSpec("bwd_data", "sign", 20, 3, inputs=2, out_width=ERROR_WIDTH))
+    assert SoftmaxCrossEntropy().describe((4, 10)).vectors == (
+        VectorSpec("fwd", "softmax", 40, 5, out_width=ERROR_WIDTH),
+        VectorSpec("bwd_data", "softmax", 40, 3, in_width=ERROR_WIDTH, out_width=ERROR_WIDTH))
+
+
+def test_a_layer_without_input_gradient_describes_no_backward_data_work():
     fc = Linear(3, 2, rng=R, name="fc")
     fc.needs_input_grad = False
     assert [g.phase for g in fc.describe((4, 3)).gemms] == ["fwd", "bwd_weight"]
+    for layer, shape in ((BatchNorm1d(3), (4, 3)), (ReLU(), (4, 3)), (Sign(), (4, 3)),
+                         (MaxPool2d(2), (1, 1, 2, 2))):
+        layer.needs_input_grad = False
+        assert "bwd_data" not in {s.phase for s in layer.describe(shape).vectors}, layer
 
 
 @pytest.mark.parametrize(("layer", "shape", "message"), [

@@ -1,5 +1,6 @@
-"""The loop body every front-end shares: the order of the method's hooks, of the GEMMs and the
-traced transfers, the shapes the front-end described, divergence, and evaluation."""
+"""The loop body every front-end shares: the order of the method's hooks, of the GEMMs, the
+traced transfers and the vector work, the shapes the front-end described, divergence, and
+evaluation."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import pytest
 from fake_frontend import FakeFrontend
 
 from accelsim.errors import WorkloadError
-from accelsim.trace.records import Gemm, Transfer
+from accelsim.trace.records import Gemm, Transfer, Vector
 from accelsim.train.gemm import observing
 from accelsim.train.iteration import evaluate, kept_transfers, run_iteration
 from accelsim.train.methods import METHODS
 from accelsim.train.tracer import Tracer
+from accelsim.train.vectors import GemmMark, plan_iteration
 from accelsim.train.workload import load_workload
 
 
@@ -44,22 +46,53 @@ def shape(op) -> tuple:
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-def test_an_iteration_traces_gemms_then_kept_and_update_transfers_in_device_order(method):
+def test_an_iteration_traces_its_plan_kept_and_update_transfers_in_device_order(method):
     m, frontend, ops, _ = traced(method)
     layers = frontend.describe((8, 6))
+    plan = plan_iteration(layers, m, 0)
+    writes, reads = kept_transfers(frontend, m, (8, 6), 0)
+    gemm_at = {(i.name, g.phase): g for i in layers for g in i.gemms}
+
+    def expected(steps):  # a GEMM mark stands for the GEMM the front-end described
+        return [("gemm", s.layer, s.phase, *gemm_at[s][1:4]) if isinstance(s, GemmMark)
+                else s for s in steps]
+
+    seen = [("gemm", op.layer, op.phase, op.m, op.n, op.k) if isinstance(op, Gemm) else op
+            for op in ops]
+    assert seen == (expected(plan.forward) + writes + expected(plan.backward) + reads
+                    + m.update_ops(0))
     forward = [(i.name, *g[:4]) for i in layers for g in i.gemms if g.phase == "fwd"]
     backward = [(i.name, *g[:4]) for i in reversed(layers) for g in i.gemms if g.phase != "fwd"]
-    kinds = ["gemm" if isinstance(op, Gemm) else f"{op.phase}" for op in ops]
-    n_fwd, n_bwd = len(forward), len(backward)
-    writes, reads = kept_transfers(frontend, m, (8, 6), 0)
-    updates = list(m.update_transfers(0))
-    assert kinds == (["gemm"] * n_fwd + ["fwd"] * len(writes) + ["gemm"] * n_bwd
-                     + ["bwd_data"] * len(reads) + ["update"] * len(updates))
-    gemms = [op for op in ops if isinstance(op, Gemm)]
-    assert [shape(op) for op in gemms] == forward + backward  # what the front-end described
-    transfers = [op for op in ops if isinstance(op, Transfer)]
-    assert transfers == writes + reads + updates
+    assert [shape(op) for op in ops if isinstance(op, Gemm)] == forward + backward
+    assert [op for op in ops if isinstance(op, Transfer)] == (
+        writes + reads + list(m.update_transfers(0)))
     assert {op.iter for op in ops} == {0}
+
+
+def test_fp32_iteration_order_by_hand():
+    """Forward layer by layer (GEMM, then the layer's vector steps), the loss; the kept tensors
+    written; the loss's gradient, backward layer by layer down to fc1 (bwd_weight GEMM and bias
+    gradient, bwd_data GEMM, the ReLU's mask); the kept tensors read; each layer's update
+    between its reads and its writes."""
+    _, _, ops, _ = traced("fp32")
+
+    def name(op) -> str:
+        if isinstance(op, Gemm):
+            return f"gemm {op.layer} {op.phase}"
+        if isinstance(op, Vector):
+            return f"{op.kind} {op.layer} {op.phase}"
+        return f"{op.dir} {op.layer} {op.tensor}"
+
+    update = ["read {0} weights", "read {0} weight_grads", "read {0} optimizer_state",
+              "sgd_update {0} update", "sgd_update {0} update", "write {0} optimizer_state",
+              "write {0} weights"]
+    assert [name(op) for op in ops] == [
+        "gemm fc1 fwd", "bias_add fc1 fwd", "relu act1 fwd", "gemm fc2 fwd", "bias_add fc2 fwd",
+        "softmax loss fwd", "write act1 activations", "write loss activations",
+        "softmax loss bwd_data", "gemm fc2 bwd_weight", "bias_grad fc2 bwd_weight",
+        "gemm fc2 bwd_data", "relu act1 bwd_data", "gemm fc1 bwd_weight",
+        "bias_grad fc1 bwd_weight", "read act1 activations", "read loss activations",
+        *(s.format("fc1") for s in update), *(s.format("fc2") for s in update)]
 
 
 def test_kept_transfers_are_what_non_gemm_layers_keep_written_then_read_back():

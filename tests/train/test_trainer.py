@@ -6,6 +6,7 @@ import pytest
 
 from accelsim.cli import main
 from accelsim.trace import Gemm, Transfer, read_trace
+from accelsim.trace.records import Vector
 from accelsim.train.trainer import train
 from accelsim.train.workload import load_workload
 
@@ -49,6 +50,18 @@ def test_trace_holds_every_gemm_with_its_widths(runs):
     assert {t.tensor for t in transfers} == {"master_weights", "weights", "weight_grads",
                                              "optimizer_state", "activations"}
     assert max(op.iter for op in ops) == metrics["iterations"] - 1
+
+
+def test_trace_is_version_2_with_the_vector_work_of_every_iteration(runs):
+    d, metrics = runs["rct"]
+    header, ops = read_trace(d / "trace.jsonl.gz")
+    vectors = [op for op in ops if isinstance(op, Vector)]
+    assert header.version == 2 and sum(op.count for op in vectors) == metrics["trace"]["vectors"]
+    assert {op.iter for op in vectors} == set(range(metrics["iterations"]))
+    assert {op.kind for op in vectors} == {"quantize", "bias_add", "relu", "softmax",
+                                           "stochastic_round", "bias_grad", "sgd_update",
+                                           "rct_update"}
+    assert metrics["trace"]["records"] == sum(1 for _ in ops)
 
 
 def test_fp32_trace_is_floating_point(runs):

@@ -16,6 +16,32 @@ says how many bits of information per input element the last forward kept: the f
 (32 for float32) or 1. A numpy bool takes a byte, but a device packs it into one bit.
 
 Not a GEMM: nothing here calls :func:`accelsim.train.gemm.gemm`.
+
+Vector work of training (``LayerInfo.vectors``, per input element; per-feature work such as
+1/sigma and the running statistics is not counted):
+
+============  ==========  ===========================================================  =====
+layer         phase       counted from the code                                        ops
+============  ==========  ===========================================================  =====
+Sign real     fwd         ``np.where(x >= 0, 1, -1)``: one compare-select (writes       1
+                          1 bit); the kept input is x itself
+Sign mask     fwd         the compare-select, and the kept mask ``abs(x) <= 1``:        3
+                          abs, compare
+Sign real     bwd_data    ``grad_out * (abs(x) <= 1)``: abs, compare, select (reads     3
+                          dy and x)
+Sign mask     bwd_data    ``grad_out * mask``: select by the kept bit                   1
+L1BN          fwd         mean 1; mean(abs(x - mean)): subtract, abs, add 3;            8, 9
+                          xhat = (x - mean) * inv_sigma 2; y = xhat * gamma + beta
+                          2; "sign" adds the kept bit ``xhat >= 0`` 1
+L1BN          bwd_weight  dgamma = sum(dy * xhat) 2, dbeta = sum(dy) 1; "sign" first    3, 4
+                          turns the kept bit into +-1 1 (writes weight_grads at acc)
+L1BN          bwd_data    "exact": sign(xhat) 1; g = dy * gamma 1; mean(g) 1;           11, 10
+                          mean(s) 1; mean(g * xhat) 2; (g - mean_g - (s - mean_s) *
+                          mean_gx) * inv_sigma 5; "sign" has its +-1 already
+============  ==========  ===========================================================  =====
+
+Widths: forward reads the arriving activation (a Sign writes 1 bit, an l1 norm the method's
+value width), backward reads the arriving error and writes at the error width.
 """
 
 from __future__ import annotations
@@ -26,7 +52,15 @@ from typing import Any
 import numpy as np
 
 from accelsim.errors import WorkloadError, shown
-from accelsim.train.interfaces import INPUT_WIDTH, VALUE_WIDTH, KeptSpec, LayerInfo, Width
+from accelsim.train.interfaces import (
+    ERROR_WIDTH,
+    INPUT_WIDTH,
+    VALUE_WIDTH,
+    KeptSpec,
+    LayerInfo,
+    VectorSpec,
+    Width,
+)
 from accelsim.train.layers.base import Layer, Parameter, check_input
 from accelsim.train.layers.norm import NormBase
 
@@ -65,9 +99,15 @@ class Sign(Layer):
     def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
         """Keeps its input (at the width it arrives) or a 1-bit mask; outputs +-1 (1 bit)."""
         n = math.prod(in_shape)
-        kept = (KeptSpec("sign_input", n, INPUT_WIDTH, is_input=True) if self.store == "real"
+        real = self.store == "real"
+        kept = (KeptSpec("sign_input", n, INPUT_WIDTH, is_input=True) if real
                 else KeptSpec("mask", n, 1))
-        return LayerInfo(self.name, "sign", in_shape, in_shape, kept=(kept,), out_width=1)
+        vectors = [VectorSpec("fwd", "sign", n, 1 if real else 3, out_width=1)]
+        if self.needs_input_grad:  # the straight-through estimator
+            vectors.append(VectorSpec("bwd_data", "sign", n, 3 if real else 1,
+                                      inputs=2 if real else 1, out_width=ERROR_WIDTH))
+        return LayerInfo(self.name, "sign", in_shape, in_shape, kept=(kept,), out_width=1,
+                         vectors=tuple(vectors))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not np.issubdtype(x.dtype, np.floating):
@@ -150,6 +190,11 @@ class L1BatchNorm(NormBase):
     def normalised_width(self) -> Width:
         """The "sign" backward keeps 1 bit of the normalised input; "exact" a real value."""
         return 1 if self.backward_mode == "sign" else VALUE_WIDTH
+
+    def vector_ops(self) -> tuple[int, int, int]:
+        if self.backward_mode == "exact":
+            return 8, 3, 11  # the module's table
+        return 9, 4, 10 if self.affine else 11  # without bwd_weight, bwd_data makes the +-1
 
     @property
     def kept_bits_per_element(self) -> int:

@@ -19,6 +19,12 @@ phase           C = A . B                        m      n      k
 
 followed in ``bwd_data`` by col2im (not a GEMM) to fold dcols back into dx.
 
+Vector work (``LayerInfo.vectors``), with a bias only: ``fwd`` ``bias_add``, ``y += bias``, one
+add per output element at the method's value width; ``bwd_weight`` ``bias_grad``,
+``dy.sum(axis=0)``, one add per element of the output gradient, written at the accumulator
+width as weight gradients. im2col and col2im are not vector work: a device's array reads the
+feature map through the patch view, and accumulates overlapping patches in the array.
+
 Speed: the patch matrix is built and folded back in its transposed, [K, P], memory order:
 each of the kh*kw kernel offsets then copies (or adds) one contiguous [C, N, OH, OW] block,
 which is several times faster than gathering rows of patches. The GEMMs see it as [P, K] or
@@ -34,7 +40,15 @@ import numpy as np
 
 from accelsim.errors import WorkloadError, shown
 from accelsim.train.gemm import gemm
-from accelsim.train.interfaces import INPUT_WIDTH, VALUE_WIDTH, GemmShape, KeptSpec, LayerInfo
+from accelsim.train.interfaces import (
+    ACC_WIDTH,
+    INPUT_WIDTH,
+    VALUE_WIDTH,
+    GemmShape,
+    KeptSpec,
+    LayerInfo,
+    VectorSpec,
+)
 from accelsim.train.layers.base import (
     Layer,
     Parameter,
@@ -84,6 +98,17 @@ def col2im(cols: np.ndarray, shape: tuple[int, ...], kh: int, kw: int, stride: i
             by_channel[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += blocks[:, i, j]
     inner = by_channel[:, :, padding:padding + h, padding:padding + w]
     return np.ascontiguousarray(inner.transpose(1, 0, 2, 3))
+
+
+def bias_vectors(outputs: int, bias: bool) -> tuple[VectorSpec, ...]:
+    """A GEMM layer's bias work over its ``outputs`` elements: the add after the forward GEMM,
+    the gradient's reduction after the weight gradient's GEMM (none without a bias)."""
+    if not bias:
+        return ()
+    return (VectorSpec("fwd", "bias_add", outputs, 1, in_width=VALUE_WIDTH,
+                       out_width=VALUE_WIDTH),
+            VectorSpec("bwd_weight", "bias_grad", outputs, 1, out_width=ACC_WIDTH,
+                       tensor="weight_grads"))
 
 
 class Conv2d(Layer):
@@ -141,7 +166,8 @@ class Conv2d(Layer):
             gemms.append(GemmShape("bwd_data", pixels, patch, o, c_elements=footprint))
         return LayerInfo(self.name, "conv2d", in_shape, out, tuple(gemms),
                          kept=(KeptSpec("activations", footprint, INPUT_WIDTH, is_input=True),),
-                         params=self.param_infos(), out_width=VALUE_WIDTH)
+                         params=self.param_infos(), out_width=VALUE_WIDTH,
+                         vectors=bias_vectors(math.prod(out), self.bias is not None))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, ("N", self.in_channels, "H", "W"))

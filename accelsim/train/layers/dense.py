@@ -13,6 +13,12 @@ phase           C = A . B                m       n      k
 
 Embedding performs no GEMM: forward gathers rows of its table, backward scatter-adds the
 output gradient into them; its integer input has no gradient, so backward returns None.
+
+Vector work (``LayerInfo.vectors``): Linear's bias as Conv2d's (``conv.bias_vectors``: one add
+per output element forward, one per output-gradient element in ``bwd_weight``); Embedding's
+``bwd_weight`` ``scatter_add``, ``np.add.at(grad, indices, grad_out)``, one add per element of
+the output gradient, written at the accumulator width as weight gradients. The forward gather
+is data movement, not vector work.
 """
 
 from __future__ import annotations
@@ -24,8 +30,17 @@ import numpy as np
 
 from accelsim.errors import WorkloadError, shown
 from accelsim.train.gemm import gemm
-from accelsim.train.interfaces import INPUT_WIDTH, VALUE_WIDTH, GemmShape, KeptSpec, LayerInfo
+from accelsim.train.interfaces import (
+    ACC_WIDTH,
+    INPUT_WIDTH,
+    VALUE_WIDTH,
+    GemmShape,
+    KeptSpec,
+    LayerInfo,
+    VectorSpec,
+)
 from accelsim.train.layers.base import Layer, Parameter, check_positive, claim, uniform
+from accelsim.train.layers.conv import bias_vectors
 
 
 class Linear(Layer):
@@ -62,7 +77,8 @@ class Linear(Layer):
         return LayerInfo(self.name, "linear", in_shape, (*in_shape[:-1], o), tuple(gemms),
                          kept=(KeptSpec("activations", math.prod(in_shape), INPUT_WIDTH,
                                         is_input=True),),
-                         params=self.param_infos(), out_width=VALUE_WIDTH)
+                         params=self.param_infos(), out_width=VALUE_WIDTH,
+                         vectors=bias_vectors(rows * o, self.bias is not None))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check(x.shape)
@@ -106,9 +122,12 @@ class Embedding(Layer):
     def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
         """No GEMM; keeps its indices, ceil(log2(num_embeddings)) bits each."""
         index_bits = max(1, math.ceil(math.log2(self.num_embeddings)))
+        lookups = math.prod(in_shape)
+        scatter = VectorSpec("bwd_weight", "scatter_add", lookups * self.dim, 1,
+                             out_width=ACC_WIDTH, tensor="weight_grads")
         return LayerInfo(self.name, "embedding", in_shape, (*in_shape, self.dim),
-                         kept=(KeptSpec("indices", math.prod(in_shape), index_bits),),
-                         params=self.param_infos(), out_width=VALUE_WIDTH)
+                         kept=(KeptSpec("indices", lookups, index_bits),),
+                         params=self.param_infos(), out_width=VALUE_WIDTH, vectors=(scatter,))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not np.issubdtype(x.dtype, np.integer):

@@ -6,13 +6,28 @@ sequences of them), targets the matching integer class indices [...]. Softmax an
 together through the log-sum-exp with the row maximum subtracted, so large logits never
 overflow. Backward is the classic ``(softmax - onehot(target)) / count``, scaled by the incoming
 gradient (1 for a loss at the end of the graph).
+
+Vector work (``describe``), per logit; per-row work (the log of the sum, picking the target,
+the mean) is not counted:
+
+========  ===================================================================  ===  ============
+phase     counted from the code                                                ops  widths
+========  ===================================================================  ===  ============
+fwd       row max 1; subtract it 1; exp 1; sum 1; log_probs = shifted -         5    input ->
+          log_norm 1 (kept for backward)                                            error
+bwd_data  exp(log_probs) 1; subtract the one-hot target 1; scale by             3    error ->
+          grad_out / count 1                                                        error
+========  ===================================================================  ===  ============
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from accelsim.errors import WorkloadError
+from accelsim.train.interfaces import ERROR_WIDTH, LayerInfo, VectorSpec
 
 
 class SoftmaxCrossEntropy:
@@ -21,6 +36,16 @@ class SoftmaxCrossEntropy:
     def __init__(self, name: str = "loss"):
         self.name = name
         self._saved: tuple[np.ndarray, np.ndarray, tuple[int, ...]] | None = None
+
+    def describe(self, logits_shape: tuple[int, ...]) -> LayerInfo:
+        """The loss on logits of ``logits_shape`` by shape: no parameters, no GEMM; its vector
+        work (the module's table). It keeps its log-probabilities at the error width (the
+        memory model counts them)."""
+        n = math.prod(logits_shape)
+        return LayerInfo(self.name, "softmax_cross_entropy", logits_shape, (), vectors=(
+            VectorSpec("fwd", "softmax", n, 5, out_width=ERROR_WIDTH),
+            VectorSpec("bwd_data", "softmax", n, 3, in_width=ERROR_WIDTH,
+                       out_width=ERROR_WIDTH)))
 
     def forward(self, logits: np.ndarray, targets: np.ndarray) -> float:
         if logits.ndim < 1 or targets.shape != logits.shape[:-1]:

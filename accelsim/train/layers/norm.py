@@ -12,6 +12,21 @@ eval mode the running statistics normalise and are left alone. Not a GEMM: nothi
 Backward, with xhat the normalised input, g = dy * gamma and means taken over the reduced axes:
 training ``dx = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + eps)``; eval
 ``dx = g / sqrt(running_var + eps)`` (the statistics are constants there).
+
+Vector work of training (``LayerInfo.vectors``, per element of the input; per-feature work such
+as 1/sqrt(var + eps) and the running statistics is not counted):
+
+==========  ========================================================  ===  ===================
+phase       counted from ``BatchNorm.forward`` / ``backward``         ops  widths
+==========  ========================================================  ===  ===================
+fwd         mean: add 1; ``x.var``: subtract the mean, square,         8    input -> value
+            add 3; xhat = (x - mean) * inv_std 2; y = xhat * gamma
+            + beta 2
+bwd_weight  dgamma = sum(dy * xhat): multiply, add 2; dbeta =          3    error in -> acc
+            sum(dy): add 1 (reads dy and xhat)                              (weight_grads)
+bwd_data    g = dy * (gamma * inv_std) 1; mean(g) 1; mean(g * xhat)    7    error in -> error
+            2; g - mean_g - xhat * mean_gx 3 (reads dy and xhat)
+==========  ========================================================  ===  ===================
 """
 
 from __future__ import annotations
@@ -22,7 +37,15 @@ from typing import Any
 import numpy as np
 
 from accelsim.errors import WorkloadError, shown
-from accelsim.train.interfaces import VALUE_WIDTH, KeptSpec, LayerInfo, Width
+from accelsim.train.interfaces import (
+    ACC_WIDTH,
+    ERROR_WIDTH,
+    VALUE_WIDTH,
+    KeptSpec,
+    LayerInfo,
+    VectorSpec,
+    Width,
+)
 from accelsim.train.layers.base import (
     Layer,
     Parameter,
@@ -69,10 +92,26 @@ class NormBase(Layer):
         """Keeps the normalised input (at ``normalised_width``) and two 32-bit statistics per
         feature; its output is a real value of the method's value width."""
         check_shape(self, in_shape, self._expected())
-        kept = (KeptSpec("normalised", math.prod(in_shape), self.normalised_width),
+        n = math.prod(in_shape)
+        kept = (KeptSpec("normalised", n, self.normalised_width),
                 KeptSpec("statistics", 2 * self.num_features, 32))
+        forward, weight_grad, data_grad = self.vector_ops()
+        reads = 1 if self.normalised_width == 1 else 2  # dy, and xhat unless it is a sign bit
+        vectors = [VectorSpec("fwd", self.kind, n, forward, out_width=VALUE_WIDTH)]
+        if self.parameters():
+            vectors.append(VectorSpec("bwd_weight", self.kind, n, weight_grad, inputs=reads,
+                                      out_width=ACC_WIDTH, tensor="weight_grads"))
+        if self.needs_input_grad:
+            vectors.append(VectorSpec("bwd_data", self.kind, n, data_grad, inputs=reads,
+                                      out_width=ERROR_WIDTH))
         return LayerInfo(self.name, self.kind, in_shape, in_shape, kept=kept,
-                         params=self.param_infos(), out_width=VALUE_WIDTH)
+                         params=self.param_infos(), out_width=VALUE_WIDTH,
+                         vectors=tuple(vectors))
+
+    def vector_ops(self) -> tuple[int, int, int]:
+        """Operations per element of training forward, bwd_weight and bwd_data (see the
+        module's table)."""
+        raise NotImplementedError
 
     @property
     def normalised_width(self) -> Width:
@@ -92,6 +131,9 @@ class BatchNorm(NormBase):
 
     def parameters(self) -> list[Parameter]:
         return [self.weight, self.bias]
+
+    def vector_ops(self) -> tuple[int, int, int]:
+        return 8, 3, 7  # the module's table
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, self._expected())

@@ -9,6 +9,27 @@ adds one share of the output gradient into each block of the input gradient, whi
 overlapping windows (stride < kernel) with no scatter. Max pooling keeps a reference to its
 input and output and, in backward, sends each window's gradient to the first maximal element
 (row-major order), as PyTorch does, so ties never double the gradient.
+
+Vector work (``LayerInfo.vectors``), with k the window, s the stride and c = ceil(k/s)^2 the
+windows covering one input element (1 without overlap):
+
+=========  ========  =============================================  ============  =============
+layer      phase     counted from the code                          ops           elements
+=========  ========  =============================================  ============  =============
+MaxPool2d  fwd       ``np.maximum`` of the k*k blocks: k*k - 1      k*k - 1       outputs
+                     max operations per output, reading k*k
+                     inputs (their argmax is what a device keeps)
+MaxPool2d  bwd_data  scatter: each input selects the gradient of    2c - 1        inputs
+                     each window whose argmax it is (c selects)
+                     and sums them (c - 1 adds)
+AvgPool2d  fwd       k*k - 1 adds and the division by k*k           k*k           outputs
+AvgPool2d  bwd_data  each input takes dy / (k*k) from each          2c - 1        inputs
+                     covering window (c scalings, c - 1 adds)
+=========  ========  =============================================  ============  =============
+
+Widths: forward reads and writes at the input's width, backward reads the arriving error and
+writes at the error width. The numpy backward recomputes the argmax from the kept input and
+output (about five operations per input); a device that keeps the argmax does not.
 """
 
 from __future__ import annotations
@@ -18,7 +39,7 @@ import math
 import numpy as np
 
 from accelsim.errors import WorkloadError, shown
-from accelsim.train.interfaces import KeptSpec, LayerInfo
+from accelsim.train.interfaces import ERROR_WIDTH, KeptSpec, LayerInfo, VectorSpec
 from accelsim.train.layers.base import Layer, check_input, check_positive, check_shape
 from accelsim.train.layers.conv import output_size
 
@@ -27,6 +48,7 @@ class _Pool2d(Layer):
     """Shared checks and the loop over kernel offsets; subclasses supply the per-offset math."""
 
     kind = ""  # LayerInfo.kind, set by the variants
+    work = ""  # the kind of its vector records
 
     def __init__(self, kernel_size: int, stride: int | None = None, *, name: str):
         super().__init__(name)
@@ -46,7 +68,19 @@ class _Pool2d(Layer):
     def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
         check_shape(self, in_shape, ("N", "C", "H", "W"))
         out = (in_shape[0], in_shape[1], *self._output_size(in_shape))
-        return LayerInfo(self.name, self.kind, in_shape, out, kept=self._kept(out))
+        window = self.kernel * self.kernel
+        covering = math.ceil(self.kernel / self.stride) ** 2
+        vectors = [VectorSpec("fwd", self.work, math.prod(out), self._forward_ops(window),
+                              inputs=window)]
+        if self.needs_input_grad:
+            vectors.append(VectorSpec("bwd_data", self.work, math.prod(in_shape),
+                                      2 * covering - 1, inputs=covering, out_width=ERROR_WIDTH))
+        return LayerInfo(self.name, self.kind, in_shape, out, kept=self._kept(out),
+                         vectors=tuple(vectors))
+
+    def _forward_ops(self, window: int) -> int:
+        """Operations per output of the forward pass over a window of ``window`` inputs."""
+        raise NotImplementedError
 
     def _kept(self, out_shape: tuple[int, ...]) -> tuple[KeptSpec, ...]:
         """What backward needs, by shape (for the memory model)."""
@@ -88,6 +122,7 @@ class MaxPool2d(_Pool2d):
     """Maximum over each k x k window; its gradient goes to the first maximal element."""
 
     kind = "maxpool2d"
+    work = "maxpool"  # the vector records' kind
 
     def __init__(self, kernel_size: int, stride: int | None = None, *, name: str = "maxpool"):
         super().__init__(kernel_size, stride, name=name)
@@ -97,6 +132,9 @@ class MaxPool2d(_Pool2d):
         layer keeps its input and output instead, and recomputes it)."""
         bits = max(1, math.ceil(math.log2(self.kernel * self.kernel)))
         return (KeptSpec("argmax", math.prod(out_shape), bits),)
+
+    def _forward_ops(self, window: int) -> int:
+        return max(1, window - 1)
 
     def _pool(self, blocks: list[np.ndarray]) -> np.ndarray:
         y = blocks[0].copy()
@@ -117,9 +155,13 @@ class AvgPool2d(_Pool2d):
     """Mean over each k x k window."""
 
     kind = "avgpool2d"
+    work = "avgpool"
 
     def __init__(self, kernel_size: int, stride: int | None = None, *, name: str = "avgpool"):
         super().__init__(kernel_size, stride, name=name)
+
+    def _forward_ops(self, window: int) -> int:
+        return window
 
     def _pool(self, blocks: list[np.ndarray]) -> np.ndarray:
         total = blocks[0].copy()

@@ -2,6 +2,18 @@
 
 What it owns: :class:`ReLU` (max(x, 0); gradient passes where x > 0, so exactly 0 at 0, as
 PyTorch) and :class:`Flatten` ([N, ...] -> [N, prod(...)], a view both ways).
+
+Vector work (``LayerInfo.vectors``; one op is one element-wise instruction of a vector unit):
+
+=======  ========  ==========================================================  ===  ===========
+layer    phase     counted from the code, per element                          ops  widths
+=======  ========  ==========================================================  ===  ===========
+ReLU     fwd       ``x * (x > 0)``: one compare-select (max(x, 0)); the        1    input ->
+                   compare's predicate is the kept 1-bit mask                       input
+ReLU     bwd_data  ``grad_out * passed``: a select by the 1-bit mask           1    error in ->
+                                                                                    error
+Flatten  -         a reshape, no work                                          -    -
+=======  ========  ==========================================================  ===  ===========
 """
 
 from __future__ import annotations
@@ -11,7 +23,7 @@ import math
 import numpy as np
 
 from accelsim.errors import WorkloadError, shown
-from accelsim.train.interfaces import KeptSpec, LayerInfo
+from accelsim.train.interfaces import ERROR_WIDTH, KeptSpec, LayerInfo, VectorSpec
 from accelsim.train.layers.base import Layer
 
 
@@ -23,8 +35,12 @@ class ReLU(Layer):
 
     def describe(self, in_shape: tuple[int, ...]) -> LayerInfo:
         """Keeps a 1-bit mask (x > 0); its output has its input's width."""
+        n = math.prod(in_shape)
+        vectors = [VectorSpec("fwd", "relu", n, 1)]
+        if self.needs_input_grad:
+            vectors.append(VectorSpec("bwd_data", "relu", n, 1, out_width=ERROR_WIDTH))
         return LayerInfo(self.name, "relu", in_shape, in_shape,
-                         kept=(KeptSpec("mask", math.prod(in_shape), 1),))
+                         kept=(KeptSpec("mask", n, 1),), vectors=tuple(vectors))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         passed = x > 0

@@ -11,6 +11,13 @@ update-phase transfers the trace records, and the parameter-memory figures of ``
 A method that computes with other weights than it stores sets ``shadow`` (a
 :class:`~accelsim.train.shadow.ShadowWeights`); one that trains another form of the network
 names it in ``variant``, which the front-end builds.
+
+The method's own vector (SIMD) work is written here once for every front-end, as the trace's
+``vector`` records: ``gradient_work`` (what it does to a layer's fresh gradients before storing
+them, in ``bwd_weight``), ``update_work`` (the optimizer's passes at the method's widths, and
+what follows: rounding, clipping, the copies the next forward computes with) and
+``post_update_work``; the operand quantisations around the GEMMs follow from ``bits``
+(``quantiser.operand_work``). Each subclass's docstring tables its records.
 """
 
 from __future__ import annotations
@@ -21,11 +28,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from accelsim.trace.records import Transfer
+from accelsim.trace.records import Transfer, Vector
 from accelsim.train.interfaces import Frontend, ParamRef, elements
 from accelsim.train.methods.quantiser import OperandQuantiser
 from accelsim.train.optim import SGD
-from accelsim.train.quant import quantise
+from accelsim.train.quant import quantise, quantise_ops
 from accelsim.train.shadow import ShadowWeights
 from accelsim.train.workload import METHODS as METHOD_NAMES
 from accelsim.train.workload import Workload, method_key
@@ -137,6 +144,93 @@ class Method:
         """Keep ``p``'s optimizer state on a ``bits``-wide grid (nearest), in place."""
         for value in self.optimizer.state(p).values():
             value[...] = quantise(value, bits).values
+
+    # ---- vector work ---------------------------------------------------------------------------
+    def value_dtype(self, layer: str) -> str:
+        """How the vector unit computes on ``layer``'s real-valued intermediates: floating
+        point when they are stored at 32 bits, else fixed point."""
+        return "fp" if self.value_bits(layer) >= 32 else "int"
+
+    def update_dtype(self, layer: str) -> str:
+        """How the update of ``layer`` computes: floating point when the copy it updates is
+        stored at 32 bits (FP32's weights, QAT's masters, BNN's latents), else fixed point."""
+        copies = self.copies(layer)
+        return "fp" if copies[next(iter(copies))] >= 32 else "int"
+
+    def vector(self, layer: str, phase: str, kind: str, elements: int, in_bits: int,
+               out_bits: int, ops: int, iteration: int, *, inputs: int = 1,
+               tensor: str | None = None, dtype: str | None = None) -> Vector:
+        """One vector record of this method's work on ``layer`` (``dtype``: the update's)."""
+        return Vector(iter=iteration, layer=layer, phase=phase, kind=kind, elements=elements,
+                      in_bits=in_bits, out_bits=out_bits, ops=ops, inputs=inputs,
+                      dtype=dtype or self.update_dtype(layer), tensor=tensor)
+
+    def layer_elements(self, layer: str) -> int:
+        """Values in all of ``layer``'s parameters."""
+        return sum(elements(p) for p in self.layers[layer])
+
+    def gradient_work(self, layer: str, iteration: int) -> list[Vector]:
+        """What the method does on the vector unit to ``layer``'s gradients between the
+        backward pass producing them (at the accumulator width) and storing them (phase
+        ``bwd_weight``, after the layer's own backward work). None by default."""
+        return []
+
+    def rounded_gradients(self, layer: str, iteration: int) -> list[Vector]:
+        """Every gradient of ``layer`` put on its ``weight_grads`` grid, nearest, when that is
+        narrower than 32 bits (QAT's ``grad_bits``, RCT's)."""
+        bits = self.bits(layer, "weight_grads")
+        if bits >= 32:
+            return []
+        return [self.vector(layer, "bwd_weight", "quantize", self.layer_elements(layer),
+                            self.acc_bits, bits, quantise_ops(bits), iteration,
+                            tensor="weight_grads", dtype=self.dtype)]
+
+    def update_work(self, layer: str, iteration: int) -> list[Vector]:
+        """The update of ``layer`` on the vector unit, in order: the optimizer's passes
+        (``Optimizer.vector_steps``) over every parameter element, reading the gradient, the
+        state and the updated copy at their stored widths (a pass reading several at once reads
+        at the widest) and writing the state and the copy (``sgd_update``). Subclasses add what
+        follows."""
+        copies = self.copies(layer)
+        primary = next(iter(copies))  # the copy the optimizer updates
+        widths = {"grad": self.bits(layer, "weight_grads"), "state": self.state_bits,
+                  "weights": copies[primary]}
+        count = self.layer_elements(layer)
+        work = []
+        for step in self.optimizer.vector_steps():
+            tensor = "optimizer_state" if step.writes == "state" else primary
+            work.append(self.vector(layer, "update", "sgd_update", count,
+                                    max(widths[r] for r in step.reads), widths[step.writes],
+                                    step.ops, iteration, inputs=len(step.reads),
+                                    tensor=tensor))
+        return work
+
+    def stored_state(self, layer: str, iteration: int) -> list[Vector]:
+        """The momentum of ``layer`` re-quantised (nearest) onto its ``state_bits`` grid, as
+        ``store_state`` does, when it is narrower than 32 bits (RCT, BNN-lowmem)."""
+        bits = self.state_bits
+        if bits >= 32 or not self.workload.optimizer.momentum:
+            return []
+        return [self.vector(layer, "update", "quantize", self.layer_elements(layer), bits,
+                            bits, quantise_ops(bits), iteration, tensor="optimizer_state")]
+
+    def post_update_work(self, iteration: int) -> list[Vector]:
+        """Vector work the update of ``iteration`` left behind once it ran (RCT's weights
+        moved onto a coarser grid); call it after ``update``."""
+        return []
+
+    def update_ops(self, iteration: int) -> list[Transfer | Vector]:
+        """The update in device order, layer by layer: its DRAM reads, its vector work, its
+        DRAM writes, at the widths before the update runs (call it before ``update``)."""
+        moves: dict[str, list[Transfer]] = {}
+        for op in self.update_transfers(iteration):
+            moves.setdefault(op.layer, []).append(op)
+        ops: list[Transfer | Vector] = []
+        for layer in self.layers:
+            ops += [t for t in moves.get(layer, []) if t.dir == "read"]
+            ops += self.update_work(layer, iteration)
+            ops += [t for t in moves.get(layer, []) if t.dir == "write"]
+        return ops
 
     # ---- derived from the above ---------------------------------------------------------------
     def update_transfers(self, iteration: int) -> Iterator[Transfer]:

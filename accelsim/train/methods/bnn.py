@@ -14,15 +14,40 @@ after each GEMM layer, built by the front-end); the first layer sees the real in
   activations kept only in binary form (Sign keeps a 1-bit mask, an l1 batch norm keeps the sign
   of its normalised input), weight gradients as scaled signs (sign(g) * mean|g| per tensor),
   latent weights, errors and momentum at 16 bits.
+
+Vector work (besides the operand quantisations, see ``quantiser.operand_work``: the network's
+input, and bnn-lowmem's 16-bit errors; a Sign's +-1 output needs none), per element of the
+latent weights (``clip``, ``sign_grad``, ``stochastic_round``, ``binarize``) or of every
+parameter (``sgd_update``, ``quantize``); fp when the latents are 32-bit (bnn), int at 16
+(bnn-lowmem):
+
+==========  ====================  ===========================================  ================
+phase       kind                  what (ops)                                   bits
+==========  ====================  ===========================================  ================
+bwd_weight  ``clip``              the straight-through mask, grad * (|latent|  acc -> acc
+                                  <= 1): abs, compare, select (3); reads the
+                                  gradient and the latent
+bwd_weight  ``sign_grad``         bnn-lowmem (``grad_bits`` 1): sign(g) *      acc -> 1
+                                  mean|g|: sign, abs, add, multiply (4)
+update      ``sgd_update``        SGD on the latents (batch norms: their       latent -> latent
+                                  weights) and momentum
+update      ``clip``              latents back into [-1, 1]: max, min (2)      latent -> latent
+update      ``stochastic_round``  latents below 32 bits onto their grid (10)   latent -> latent
+update      ``quantize``          momentum below 32 bits onto its grid (6)     state -> state
+update      ``binarize``          the +-1 weights the next forward computes    latent -> 1
+                                  with: one compare-select (1; written with
+                                  the update, made in ``before_forward``)
+==========  ====================  ===========================================  ================
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from accelsim.train.interfaces import Frontend
+from accelsim.trace.records import Vector
+from accelsim.train.interfaces import Frontend, elements
 from accelsim.train.methods.base import Method, method
-from accelsim.train.quant import quantise
+from accelsim.train.quant import quantise, quantise_ops
 from accelsim.train.shadow import ShadowWeights
 from accelsim.train.workload import Workload
 
@@ -76,6 +101,38 @@ class _Binary(Method):
 
     def _store_gradients(self) -> None:
         pass
+
+    def latent_elements(self, layer: str) -> int:
+        """Values of ``layer``'s latent (binarised) weights."""
+        return sum(elements(p) for p in self.layers[layer] if p.role == "gemm_weight")
+
+    def gradient_work(self, layer: str, iteration: int) -> list[Vector]:
+        count = self.latent_elements(layer)
+        if not count:
+            return []
+        acc = self.acc_bits
+        work = [self.vector(layer, "bwd_weight", "clip", count, acc, acc, 3, iteration,
+                            inputs=2, tensor="weight_grads")]
+        if self.settings.grad_bits == 1:  # scaled signs (_store_gradients)
+            work.append(self.vector(layer, "bwd_weight", "sign_grad", count, acc, 1, 4,
+                                    iteration, tensor="weight_grads"))
+        return work
+
+    def update_work(self, layer: str, iteration: int) -> list[Vector]:
+        work = super().update_work(layer, iteration)
+        count, bits = self.latent_elements(layer), self.settings.latent_bits
+        if count:
+            work.append(self.vector(layer, "update", "clip", count, bits, bits, 2, iteration,
+                                    tensor="master_weights"))
+            if bits < 32:
+                work.append(self.vector(layer, "update", "stochastic_round", count, bits, bits,
+                                        quantise_ops(bits, "stochastic"), iteration,
+                                        tensor="master_weights"))
+        work += self.stored_state(layer, iteration)
+        if count:
+            work.append(self.vector(layer, "update", "binarize", count, bits, 1, 1, iteration,
+                                    tensor="weights"))
+        return work
 
     def update(self, iteration: int) -> None:
         self.optimizer.step()

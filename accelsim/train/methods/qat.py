@@ -5,15 +5,31 @@ power-of-two scale) into the copy the layers compute with (the method's shadow w
 gradients computed against that copy reach the master weights unchanged (straight-through
 estimator: the scale is chosen from the tensor's range, so nothing saturates), and SGD updates
 the master copy in fp32.
+
+Vector work (besides the operand quantisations every integer method makes, see
+``quantiser.operand_work``), per parameter element of each layer:
+
+==========  ==============  =================================================  ===============
+phase       kind            what                                               bits, dtype
+==========  ==============  =================================================  ===============
+bwd_weight  ``quantize``    gradients to ``grad_bits``, nearest (only below    acc -> grad, int
+                            32 bits; ``prepare_gradients``)
+update      ``sgd_update``  SGD on the fp32 master copy and momentum           32 -> 32, fp
+update      ``quantize``    the master copy to the ``weight_bits`` copy the    32 -> weight, fp
+                            next forward computes with, nearest (written with
+                            the update, as the update's transfers say; the
+                            code makes it in ``before_forward``)
+==========  ==============  =================================================  ===============
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from accelsim.trace.records import Vector
 from accelsim.train.interfaces import Frontend
 from accelsim.train.methods.base import Method, method
-from accelsim.train.quant import quantise
+from accelsim.train.quant import quantise, quantise_ops
 from accelsim.train.shadow import ShadowWeights
 from accelsim.train.workload import Workload
 
@@ -46,3 +62,12 @@ class Qat(Method):
 
     def update(self, iteration: int) -> None:
         self.optimizer.step()
+
+    def gradient_work(self, layer: str, iteration: int) -> list[Vector]:
+        return self.rounded_gradients(layer, iteration)
+
+    def update_work(self, layer: str, iteration: int) -> list[Vector]:
+        bits = self.settings.weight_bits
+        copy = self.vector(layer, "update", "quantize", self.layer_elements(layer), 32, bits,
+                           quantise_ops(bits), iteration, tensor="weights")
+        return [*super().update_work(layer, iteration), copy]

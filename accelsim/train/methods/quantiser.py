@@ -3,7 +3,8 @@
 What it owns: :class:`OperandQuantiser`, the ``GemmObserver`` a method installs so that every
 GEMM's A and B reach the product at the widths the method stores them (``Method.bits``), and
 report those widths to the tracer installed after it. A front-end only has to pass its numpy
-operands through :func:`accelsim.train.gemm.gemm` (or the same observer chain).
+operands through :func:`accelsim.train.gemm.gemm` (or the same observer chain); and
+:func:`operand_work`, the same quantisations by shape, as the trace's ``vector`` records.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from accelsim.trace.records import OPERAND_TENSORS
+from accelsim.trace.records import OPERAND_TENSORS, Vector
 from accelsim.train.gemm import GemmObserver, GemmOp
-from accelsim.train.quant import quantise
+from accelsim.train.quant import quantise, quantise_ops
 
 if TYPE_CHECKING:
     from accelsim.train.methods.base import Method
+    from accelsim.train.widths import Place
 
 
 class OperandQuantiser(GemmObserver):
@@ -72,3 +74,46 @@ def _layout_key(x: np.ndarray, bits: int, tensor: str) -> tuple[tuple, bool]:
     if transposed:
         shape, strides = shape[::-1], strides[::-1]
     return (address, shape, strides, x.dtype.str, bits, tensor), transposed
+
+
+def operand_work(method: Method, place: Place, iteration: int
+                 ) -> tuple[list[Vector], list[Vector]]:
+    """The quantisations :class:`OperandQuantiser` makes for one layer's GEMMs in a batch, as
+    vector records: (before its forward GEMM, before its first backward GEMM).
+
+    As the quantiser: nothing for a floating-point method or a width of 32 bits; weights only
+    when they are not already on their grid (``weights_on_grid``). Each tensor once per batch:
+    the activation entering the forward GEMM (``quantize``, nearest) and the error entering the
+    backward ones (``stochastic_round``), over the tensor's own elements (a convolution's
+    feature map, not its im2col view), read at the width it arrives at and written at the
+    operand's; an activation that arrives as a fixed-width code no wider (a Sign's +-1) is
+    already on its grid. Operations: ``quant.quantise_ops``.
+    """
+    info = place.info
+    fwd = next((g for g in info.gemms if g.phase == "fwd"), None)
+    backward = next((g.phase for g in info.gemms if g.phase != "fwd"), None)
+    if fwd is None or method.dtype == "fp":
+        return [], []
+    layer, dtype = info.name, method.value_dtype(place.owner)
+
+    def record(phase: str, kind: str, elements: int, in_bits: int, bits: int, tensor: str,
+               rounding: str = "nearest") -> Vector:
+        return Vector(iter=iteration, layer=layer, phase=phase, kind=kind, elements=elements,
+                      in_bits=in_bits, out_bits=bits, ops=quantise_ops(bits, rounding),
+                      dtype=dtype, tensor=tensor)
+
+    before: list[Vector] = []
+    bits = method.bits(layer, "activations")
+    if bits < 32 and not (place.arriving_fixed and place.arriving <= bits):
+        before.append(record("fwd", "quantize", fwd.a_elements or fwd.m * fwd.k,
+                             place.arriving, bits, "activations"))
+    bits = method.bits(layer, "weights")
+    if bits < 32 and not method.weights_on_grid:
+        weights = sum(p.elements for p in info.params if p.role == "gemm_weight")
+        before.append(record("fwd", "quantize", weights, 32, bits, "weights"))
+    after: list[Vector] = []
+    bits = method.bits(layer, "errors")
+    if backward is not None and bits < 32:
+        after.append(record(backward, "stochastic_round", fwd.c_elements or fwd.m * fwd.n,
+                            place.error_in, bits, "errors", "stochastic"))
+    return before, after

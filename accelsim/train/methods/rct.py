@@ -8,17 +8,37 @@ updates underflow and it gains a bit, above ``t_max`` it learns comfortably and 
 Huang et al. 2021, Algorithm 1). APT's trade-off knob divides both thresholds by
 (1 + tradeoff). A layer's width applies to its weights and to both operands of its GEMMs;
 gradients and momentum are stored at ``grad_bits`` and ``state_bits``.
+
+Vector work (besides the operand quantisations, see ``quantiser.operand_work``), per parameter
+element of each layer, all fixed point, b_l the layer's width:
+
+==========  ==============  ===================================================  ============
+phase       kind            what (ops)                                           bits
+==========  ==============  ===================================================  ============
+bwd_weight  ``quantize``    gradients to ``grad_bits``, nearest (6)              acc -> grad
+update      ``sgd_update``  the momentum, v = mu * v + g (+ weight decay)        grad, state
+                                                                                 -> state
+update      ``rct_update``  step = lr * v, w - step (2), Gavg's mean abs step    b_l -> b_l
+                            (abs, add: 2), stochastic rounding onto the grid
+                            (10): 14
+update      ``quantize``    the momentum back onto ``state_bits`` (6)            state ->
+                                                                                 state
+update      ``quantize``    at a width decision that narrows a layer, its        b_l -> b_l - 1
+                            weights onto the coarser grid (6)
+==========  ==============  ===================================================  ============
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from accelsim.trace.records import Vector
 from accelsim.train.interfaces import Frontend
 from accelsim.train.methods.base import Method, method
-from accelsim.train.quant import quantise
+from accelsim.train.quant import quantise, quantise_ops
 from accelsim.train.workload import Workload
 
 
@@ -36,6 +56,7 @@ class Rct(Method):
         self._gavg_count = dict.fromkeys(self.layers, 0)
         self.history: list[dict[str, Any]] = [{"iteration": 0, "bits": dict(self.layer_bits)}]
         self.gavg_history: list[dict[str, Any]] = []
+        self._narrowed: list[tuple[str, int, int]] = []  # (layer, old bits, new bits) last update
         for p in self.params:
             p.assign(quantise(p.value(), s.init_bits).values)
 
@@ -52,6 +73,7 @@ class Rct(Method):
         return {"weights": self.layer_bits[layer]}
 
     def update(self, iteration: int) -> None:
+        self._narrowed = []
         for p in self.params:
             grad = p.grad()
             if grad is None:
@@ -79,6 +101,7 @@ class Rct(Method):
             elif value > self.t_max:
                 bits = max(bits - 1, s.min_bits)
             if bits < self.layer_bits[layer]:  # a coarser grid: move the weights onto it
+                self._narrowed.append((layer, self.layer_bits[layer], bits))
                 for p in self.layers[layer]:
                     p.assign(quantise(p.value(), bits).values)
             self.layer_bits[layer] = bits  # (a finer grid already holds the old values)
@@ -86,3 +109,22 @@ class Rct(Method):
         self.gavg_history.append({"iteration": iteration, "gavg": gavg})
         if self.layer_bits != self.history[-1]["bits"]:
             self.history.append({"iteration": iteration, "bits": dict(self.layer_bits)})
+
+    # ---- vector work (the module's table) ------------------------------------------------------
+    def gradient_work(self, layer: str, iteration: int) -> list[Vector]:
+        return self.rounded_gradients(layer, iteration)
+
+    def update_work(self, layer: str, iteration: int) -> list[Vector]:
+        bits = self.layer_bits[layer]
+        in_place = GAVG_OPS + quantise_ops(bits, "stochastic")
+        work = [replace(v, kind="rct_update", ops=v.ops + in_place) if v.tensor == "weights"
+                else v for v in super().update_work(layer, iteration)]
+        return work + self.stored_state(layer, iteration)
+
+    def post_update_work(self, iteration: int) -> list[Vector]:
+        return [self.vector(layer, "update", "quantize", self.layer_elements(layer), old, new,
+                            quantise_ops(new), iteration, tensor="weights")
+                for layer, old, new in self._narrowed]
+
+
+GAVG_OPS = 2  # |step| and its running sum, per element (the grid division is per tensor)
