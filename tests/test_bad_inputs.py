@@ -1,7 +1,8 @@
 """A corpus of hostile inputs: every one ends in exit 2 with one clean line, in bounded time and
 memory, leaving no output behind.
 
-The corpus covers every input path: hardware YAML, workload YAML, sweep specs, traces,
+The corpus covers every input path: hardware YAML, workload YAML, sweep specs, traces (vector
+records included), `accelsim dram` request files,
 ``--set`` and the command-line flags and paths. Cases are generated from the schemas where they
 can be (every numeric key gets absurd values) and written by hand where a specific failure was
 once seen (alias bombs, 400-digit numbers, ``--out /proc/x``, ...). Most run in-process under an
@@ -80,7 +81,8 @@ def _readers(path: Path) -> dict[str, list[str]]:
     return {"hardware": ["validate", str(path)],
             "workload": ["train", "--workload", str(path), "--method", "fp32", "--out", out],
             "sweep": ["sweep", str(path), "--out", out, "--no-plot"],
-            "trace": ["simulate", "--trace", str(path), "--out", out]}
+            "trace": ["simulate", "--trace", str(path), "--out", out],
+            "requests": ["dram", "--requests", str(path), "--json"]}
 
 
 BOMB = "".join(f"{c}: &{c} [{', '.join(['*' + p] * 9 if p else ['lol'] * 9)}]\n"
@@ -106,7 +108,7 @@ RAW_FILES: dict[str, bytes | str] = {
     "python-tag": "!!python/object/apply:os.system ['true']\n",
     "huge-line": "x" * (2 << 20),
 }
-for reader in ("hardware", "workload", "sweep", "trace"):
+for reader in ("hardware", "workload", "sweep", "trace", "requests"):
     for kind, content in RAW_FILES.items():
         def build(tmp: Path, content=content, reader=reader) -> list[str]:
             return _readers(write(tmp / "input.yaml", content))[reader]
@@ -187,6 +189,16 @@ _hw_case("hw-tiny-buffer", _merge(HW, {"buffers": {"filter": {"size_kib": 0.01}}
 _hw_case("hw-non-string-key", {**HW, 3: 4}, "unknown key")
 _hw_case("hw-long-key", {**HW, "k" * 5000: 1}, "unknown key")
 _hw_case("hw-long-string", _merge(HW, {"array": {"dataflow": "w" * 100_000}}), "dataflow")
+# the vector unit (its numeric keys are in the absurd-value cases above)
+_hw_case("hw-vector-lanes-0", _merge(HW, {"vector": {"lanes": 0}}), "vector.lanes")
+_hw_case("hw-vector-lanes-float", _merge(HW, {"vector": {"lanes": 2.5}}), "vector.lanes")
+_hw_case("hw-vector-sram", _merge(HW, {"vector": {"sram": "l2"}}), "vector.sram")
+_hw_case("hw-vector-unknown-key", _merge(HW, {"vector": {"width": 16}}), "vector.width")
+_hw_case("hw-vector-not-mapping", {**HW, "vector": [16, 1]}, "vector")
+_hw_case("hw-vector-negative-energy", _merge(HW, {"vector": {"fp32_op_pj": -1}}),
+         "vector.fp32_op_pj")
+_hw_case("hw-overlap-not-bool", _merge(HW, {"schedule": {"overlap_ops": "sometimes"}}),
+         "schedule.overlap_ops")
 
 
 # ---- workloads --------------------------------------------------------------------------------
@@ -290,6 +302,19 @@ for field, value in [("elements", 0), ("elements", 10**15), ("bits", 64), ("dir"
                      ("tensor", "secrets"), ("phase", "never")]:
     _trace_case(f"trace-transfer-{field}-{value}", trace_text(HEADER, {**XFER, field: value}),
                 "t.jsonl:2")
+VECTOR = {"op": "vector", "iter": 0, "layer": "l", "phase": "fwd", "kind": "relu",
+          "elements": 64, "in_bits": 8, "out_bits": 8, "ops": 1}
+V2 = {**HEADER, "version": 2}
+for field, value in [("elements", 0), ("elements", 2**41), ("in_bits", 0), ("in_bits", 65),
+                     ("out_bits", -8), ("ops", 0), ("ops", 10**9), ("inputs", 0),
+                     ("inputs", 17), ("phase", "sideways"), ("kind", ""), ("kind", "k" * 1000),
+                     ("kind", 3), ("dtype", "bf16"), ("tensor", "secrets"), ("count", 0),
+                     ("layer", None), ("elements", "64"), ("ops", 1.5), ("extra", 1)]:
+    _trace_case(f"trace-vector-{field}-{str(value)[:12]}",
+                trace_text(V2, {**VECTOR, field: value}), "t.jsonl:2")
+_trace_case("trace-vector-missing-kind",
+            trace_text(V2, {k: v for k, v in VECTOR.items() if k != "kind"}), "kind")
+_trace_case("trace-vector-in-version-1", trace_text(HEADER, VECTOR), "t.jsonl:2")
 _trace_case("trace-missing-field", trace_text(HEADER, {k: v for k, v in GEMM.items() if k != "k"}),
             "missing field(s) k")
 _trace_case("trace-record-list", trace_text(HEADER, [1, 2, 3]), "expected a JSON object")
