@@ -54,6 +54,18 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def op_kinds(text: str) -> set[str]:
+    """``--only``'s comma-separated op kinds, each one the trace format knows."""
+    from accelsim.trace.records import KINDS
+
+    kinds = {k.strip() for k in text.split(",") if k.strip()}
+    unknown = sorted(kinds - set(KINDS))
+    if not kinds or unknown:
+        raise UsageError(f"--only: {shown(', '.join(unknown) or text)} is not an op kind; "
+                         f"expected some of {', '.join(KINDS)}")
+    return kinds
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from accelsim.hardware import load_hardware
     from accelsim.progress import Progress
@@ -62,7 +74,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from accelsim.trace import read_trace
 
     hw = load_hardware(args.hw, args.set)
+    only = op_kinds(args.only) if args.only is not None else None
     header, ops = read_trace(args.trace)
+    if only is not None:
+        ops = [op for op in ops if op.op in only]
     if args.timeline_ops < 1:
         raise UsageError(f"--timeline-ops must be at least 1, got {args.timeline_ops}")
     check_writable(args.out, "--out")
@@ -232,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write a Chrome trace JSON of the replay (Perfetto opens it)")
     p.add_argument("--timeline-ops", type=int, default=500, metavar="N",
                    help="op executions in the timeline (default: 500)")
+    p.add_argument("--only", metavar="KINDS",
+                   help="replay only these op kinds, comma-separated (gemm, transfer, vector), "
+                        "e.g. gemm,transfer to leave the vector work out")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("train", help="train a workload with a method and write its trace")

@@ -351,6 +351,8 @@ FLAG_CASES = {
                       "--timeline", "/proc/accelsim-test.json"],
     "timeline-dir": ["simulate", "--trace", EX, "--out", "{tmp}/out", "--timeline", "{tmp}"],
     "timeline-ops-0": ["simulate", "--trace", EX, "--out", "{tmp}/out", "--timeline-ops", "0"],
+    "only-unknown": ["simulate", "--trace", EX, "--out", "{tmp}/out", "--only", "gemm,conv"],
+    "only-empty": ["simulate", "--trace", EX, "--out", "{tmp}/out", "--only", ","],
     "epochs-0": ["train", "--workload", "mlp-digits", "--method", "fp32", "--out", "{tmp}/out",
                  "--epochs", "0"],
     "epochs-huge": ["train", "--workload", "mlp-digits", "--method", "fp32", "--out",

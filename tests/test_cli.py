@@ -37,6 +37,27 @@ def test_simulate_writes_report(capsys, tmp_path):
     assert (tmp_path / "layers.csv").exists() and (tmp_path / "occupancy.csv").exists()
 
 
+def test_only_replays_the_named_op_kinds(capsys, tmp_path):
+    """--only gemm,transfer leaves the vector work out: its kinds vanish from the report and
+    what remains is priced exactly as in the whole replay when ops run one after another."""
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(
+        '{"format": "accelsim-trace", "version": 2}\n'
+        '{"op": "gemm", "iter": 0, "layer": "l", "phase": "fwd", "m": 64, "n": 32, "k": 48, '
+        '"a_bits": 8, "b_bits": 8, "acc_bits": 32}\n'
+        '{"op": "vector", "iter": 0, "layer": "l", "phase": "fwd", "kind": "relu", '
+        '"elements": 2048, "in_bits": 8, "out_bits": 8, "ops": 1}\n')
+    serial = ["--set", "schedule.overlap_ops=false"]
+    run(capsys, "simulate", "--trace", str(trace), "--out", str(tmp_path / "all"), *serial)
+    code, _, _ = run(capsys, "simulate", "--trace", str(trace), "--out", str(tmp_path / "g"),
+                     "--only", "gemm", *serial)
+    whole = json.loads((tmp_path / "all" / "report.json").read_text())
+    gemm = json.loads((tmp_path / "g" / "report.json").read_text())
+    assert code == 0 and gemm["ops"] == 1 and set(gemm["energy_pj_by_kind"]) == {"gemm"}
+    assert gemm["energy_pj_by_kind"]["gemm"] == pytest.approx(whole["energy_pj_by_kind"]["gemm"])
+    assert gemm["total_cycles"] == whole["cycles_by_kind"]["gemm"]
+
+
 def test_set_changes_the_machine(capsys, tmp_path):
     run(capsys, "simulate", "--trace", EXAMPLE, "--out", str(tmp_path / "a"))
     run(capsys, "simulate", "--trace", EXAMPLE, "--out", str(tmp_path / "b"),

@@ -265,7 +265,11 @@ class Vector:
     (Horowitz's adds and multiplies averaged), at the wider of its input and output widths."""
 
     lanes: int = spec(16, doc="Vector ALUs.", minimum=1, maximum=65_536)
-    ops_per_lane_per_cycle: int = spec(1, doc="Operations each lane completes per cycle.",
+    ops_per_lane_per_cycle: int = spec(4, doc="Operations each lane completes per cycle: a "
+                                       "pipelined post-processing lane (a multiply, an add, a "
+                                       "compare and a round per element per cycle, as NVDLA's "
+                                       "SDP and Gemmini's output scaling do); 1 for a plain "
+                                       "SIMD ALU.",
                                        minimum=1, maximum=64)
     sram: str = spec("ofmap", choices=BUFFERS, doc="The SRAM the unit streams its operands "
                      "through (it shares it with the array).")

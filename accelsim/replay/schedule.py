@@ -14,6 +14,11 @@ nothing else assumes how ops follow each other.
   never above the serial one and never below the larger of the compute-bound and the
   DRAM-bound time. Its totals depend on which op follows which, so a sweep merges op pairs
   (``overlap``), not ops.
+
+  A fused vector op (an epilogue or prologue working on values the ops before it produce)
+  runs on the vector unit beside them: from when the op it follows began computing, after the
+  unit's previous work. The array and the vector unit are two compute units, so the compute
+  bound is the busier one.
 """
 
 from __future__ import annotations
@@ -80,23 +85,46 @@ def overlap(hw: Any, before: OpProfile | None, after: OpProfile | None) -> float
 
 
 class OverlapSchedule:
-    """Consecutive ops overlap as ``overlap`` allows (``schedule.overlap_ops: true``)."""
+    """Consecutive ops overlap as ``overlap`` allows (``schedule.overlap_ops: true``); fused
+    vector ops run beside the op whose values they work on."""
 
     order_free = False  # the overlap depends on which op follows which
 
     def __init__(self, hw: Any) -> None:
         self.hw = hw
         self.end = 0.0  # when the last execution placed ends
-        self.last: OpProfile | None = None
+        self.last: OpProfile | None = None  # the op ending last
+        self.computing = 0.0  # when the last unfused op began computing
+        self.vector_free = 0.0  # when the vector unit is next free
 
     def place(self, op: Any, cost: OpCost) -> tuple[float, float, float]:
-        shared = overlap(self.hw, self.last, cost.profile)
+        p = cost.profile
+        if p is not None and p.fused:
+            return self._beside(op, cost)
+        shared = overlap(self.hw, self.last, p)
         start = self.end - shared
-        period = cost.cycles - overlap(self.hw, cost.profile, cost.profile)
+        period = cost.cycles - overlap(self.hw, p, p)
         end = start + cost.cycles + (op.count - 1) * period
         held = end - self.end
-        self.end, self.last = end, cost.profile
+        self.end, self.last = end, p
+        self.computing = start + (p.lead if p is not None else 0.0)
+        if p is not None and p.unit == "vector":
+            self.vector_free = end
         return start, period, held
+
+    def _beside(self, op: Any, cost: OpCost) -> tuple[float, float, float]:
+        """A fused op on the vector unit, from when its producer began computing (its values
+        come tile by tile) or when the unit is free. The producer's last tile's epilogue,
+        after the producer ends, is not charged: a chunk of the unit's work, against the
+        whole op's."""
+        total = op.count * cost.cycles
+        start = max(self.vector_free, self.computing)
+        end = start + total
+        held = max(0.0, end - self.end)
+        if end >= self.end:
+            self.end, self.last = end, cost.profile
+        self.vector_free = end
+        return start, cost.cycles, held
 
 
 def schedule_for(hw: Any) -> SerialSchedule | OverlapSchedule:

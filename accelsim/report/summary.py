@@ -46,6 +46,8 @@ class Report:
         self.layer_macs: dict[str, int] = defaultdict(int)
         self.tensor_energy: dict[str, float] = defaultdict(float)
         self.kind_energy: dict[str, float] = defaultdict(float)  # gemm, transfer, vector kinds
+        self.kind_cycles: dict[str, float] = defaultdict(float)  # the time each kind adds
+        self.unit_busy: dict[str, float] = defaultdict(float)  # array, vector: busy cycles
         self.tensor_bytes: dict[str, dict[str, int]] = defaultdict(lambda: {"read": 0,
                                                                             "write": 0})
         self.dram = DramStats()
@@ -86,6 +88,9 @@ class Report:
         self.phase_cycles[phase] += held
         self.layer_macs[op.layer] += n * cost.macs
         self.kind_energy[_kind(op)] += total
+        self.kind_cycles[_kind(op)] += held
+        if cost.profile is not None:
+            self.unit_busy[cost.profile.unit] += n * cost.profile.compute
         names = op.operand_tensors()
         for operand, pj in actions.by_operand.items():
             self.tensor_energy[names[operand]] += n * pj
@@ -170,6 +175,8 @@ class Report:
             "energy_pj_by_layer_phase": {k: dict(v) for k, v in self.layer_phase_energy.items()},
             "energy_pj_by_tensor": dict(self.tensor_energy),
             "energy_pj_by_kind": dict(self.kind_energy),
+            "cycles_by_kind": dict(self.kind_cycles),
+            "busy_cycles_by_unit": dict(self.unit_busy),
             "cycles_by_layer": dict(self.layer_cycles),
             "cycles_by_phase": dict(self.phase_cycles),
             "cycles_by_iteration": [self.iteration_cycles[i] for i in sorted(self.iteration_cycles)],

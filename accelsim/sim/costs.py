@@ -101,7 +101,9 @@ class OpProfile:
     - ``trail``: after the array last computes (the last write-backs; the array idles);
     - ``idle_tail``: at the end of the computing window, the DRAM idles this long;
     - ``slack``: the DRAM's other idle time inside the computing window;
-    - ``compute``/``dram``: busy cycles of the array (or vector unit) and of the channel."""
+    - ``compute``/``dram``: busy cycles of the array (or vector unit) and of the channel;
+    - ``unit``: the compute unit busy (``array`` or ``vector``); ``fused``: the op works on
+      values the ops before it are producing (a vector epilogue), so it may run beside them."""
 
     lead: float = 0.0
     trail: float = 0.0
@@ -109,6 +111,8 @@ class OpProfile:
     slack: float = 0.0
     compute: float = 0.0
     dram: float = 0.0
+    unit: str = "array"
+    fused: bool = False
     # bytes each SRAM holds: when the array starts (what the lead loaded), during the idle
     # tail, during the trail, and at most (an overlap must fit beside them)
     lead_held: dict[str, int] = field(default_factory=dict)

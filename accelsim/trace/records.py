@@ -66,6 +66,11 @@ def one_of(choices: tuple[str, ...], default: Any = dataclasses.MISSING) -> Any:
     return field(default=default, metadata={"check": ("choice", choices)})
 
 
+def flag(default: bool = False) -> Any:
+    """A JSON ``true`` or ``false``."""
+    return field(default=default, metadata={"check": ("flag",)})
+
+
 def text(default: Any = dataclasses.MISSING) -> Any:
     """A non-empty name of at most ``MAX_NAME`` characters."""
     return field(default=default, metadata={"check": ("text",)})
@@ -94,8 +99,16 @@ def _text(value: Any, name: str, where: str) -> str:
     return value
 
 
+def _flag(value: Any, name: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise TraceError(f"{where}: field '{name}' must be true or false, got {shown(value)}")
+    return value
+
+
 def _checker(name: str, how: tuple) -> Callable[[Any, str], Any]:
     kind = how[0]
+    if kind == "flag":
+        return lambda value, where: _flag(value, name, where)
     if kind == "int":
         return lambda value, where: _int(value, name, where, how[1], how[2])
     if kind == "choice":
@@ -273,7 +286,12 @@ class Vector(Record):
     ``inputs`` values of ``in_bits`` and costing ``ops`` operations, written at ``out_bits``.
 
     ``kind`` names the work (``batchnorm``, ``relu``, ``maxpool``, ``softmax``, ``quantize``,
-    ``sgd_update``, ...): reports group by it; the price follows from the sizes alone."""
+    ``sgd_update``, ...): reports group by it; the price follows from the sizes alone.
+
+    ``fused``: the work is applied to values already passing through the chip (a GEMM's output
+    tiles on their way out, values a ``transfer`` record brings in or takes out), so it moves
+    no DRAM bytes of its own; otherwise (the default) it is a pass of its own that streams its
+    inputs from DRAM and its outputs back."""
 
     iter: int = bounded(0, MAX_COUNT)
     layer: str = text()
@@ -287,6 +305,7 @@ class Vector(Record):
     inputs: int = bounded(1, 16, default=1)  # values read per element (2 for a residual add)
     dtype: str = one_of(DTYPES, default="int")  # "fp" prices the operations as floating point
     tensor: str | None = one_of(TENSORS, default=None)  # default by phase (VECTOR_TENSORS)
+    fused: bool = flag()
 
     @property
     def target(self) -> str:
@@ -309,7 +328,7 @@ class Vector(Record):
 
     def signature(self) -> tuple:
         return ("vector", self.elements, self.inputs, self.in_bits, self.out_bits, self.ops,
-                self.dtype)
+                self.dtype, self.fused)
 
 
 Op = Gemm | Transfer | Vector

@@ -139,7 +139,11 @@ class VectorSpec(NamedTuple):
     each); ``ops``: operations per element (see each layer's table); ``inputs``: full-width values
     read per element (1-bit masks and signs kept for backward are side inputs, not counted);
     ``in_width``/``out_width``: width rules of what it reads and writes; ``tensor``: the tensor it
-    produces when not the phase's default (``weight_grads`` for a parameter gradient).
+    produces when not the phase's default (``weight_grads`` for a parameter gradient);
+    ``fused``: it works on values passing through the chip (a GEMM's output on its way out, an
+    element-wise step or a reduction on the way), moving no DRAM bytes of its own; ``False``
+    for a pass of its own over a whole tensor (batch norm's normalising pass, which waits for
+    statistics over the whole batch).
 
     In a phase, a layer's vector steps run after its GEMMs of that phase (a bias is added to the
     GEMM's output; a bias gradient is reduced after the weight gradient's GEMM).
@@ -153,6 +157,7 @@ class VectorSpec(NamedTuple):
     in_width: Width = INPUT_WIDTH
     out_width: Width = INPUT_WIDTH
     tensor: str | None = None
+    fused: bool = True
 
 
 class ParamInfo(NamedTuple):

@@ -74,7 +74,7 @@ def layer_vectors(place: Place, phase: str, method: Method, iteration: int) -> l
                    in_bits=place.resolve(spec.in_width, method, backward=phase != "fwd"),
                    out_bits=place.resolve(spec.out_width, method, backward=phase != "fwd"),
                    ops=spec.ops, inputs=min(spec.inputs, MAX_INPUTS), dtype=dtype,
-                   tensor=spec.tensor)
+                   tensor=spec.tensor, fused=spec.fused)
             for spec in place.info.vectors if spec.phase == phase and spec.elements > 0]
 
 

@@ -194,11 +194,12 @@ def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     from accelsim.cli import main
     from accelsim.trace import Gemm
 
-    wide = tmp_path / "wide.jsonl"  # 64-bit accumulators: an output tile needs 8 B per value
+    wide = tmp_path / "wide.jsonl"  # 32-bit outputs: an output tile needs 4 B per value
     write_trace(wide, Header("w"), [Gemm(iter=0, layer="l", phase="fwd", m=40, n=40, k=40,
-                                         a_bits=8, b_bits=8, acc_bits=64, c_bits=8)])
+                                         a_bits=8, b_bits=8, acc_bits=64, c_bits=32)])
+    # os drains 4x4 outputs of 4 bytes (64 B) into the ofmap SRAM: more than a 51-byte slot
     tiny = {"array.rows": 4, "array.cols": 4, "array.dataflow": "os",
-            "buffers.ofmap.size_kib": 0.125}  # two 64-byte slots: a 4x4x8-byte tile cannot fit
+            "buffers.ofmap.size_kib": 0.1}
     spec = write_spec(tmp_path, wide, None, [{}, tiny])
     assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--no-plot"]) == 0
     out = capsys.readouterr().out

@@ -118,7 +118,8 @@ def test_each_layers_vector_work_and_width_rules():
         VectorSpec("fwd", "bias_add", 24, 1, in_width=VALUE_WIDTH, out_width=VALUE_WIDTH),
         VectorSpec("bwd_weight", "bias_grad", 24, 1, **grads))
     assert [s.kind for s in vectors("conv2d")] == ["bias_add", "bias_grad"]
-    assert vectors("embedding") == (VectorSpec("bwd_weight", "scatter_add", 40, 1, **grads),)
+    assert vectors("embedding") == (VectorSpec("bwd_weight", "scatter_add", 40, 1, **grads,
+                                               fused=False),)
     assert vectors("relu") == (VectorSpec("fwd", "relu", 6, 1),
                                VectorSpec("bwd_data", "relu", 6, 1, out_width=ERROR_WIDTH))
     assert vectors("flatten") == ()
@@ -130,9 +131,17 @@ def test_each_layers_vector_work_and_width_rules():
         VectorSpec("fwd", "avgpool", 24, 4, inputs=4),
         VectorSpec("bwd_data", "avgpool", 96, 1, out_width=ERROR_WIDTH))
     assert vectors("batchnorm") == (
-        VectorSpec("fwd", "batchnorm", 96, 8, out_width=VALUE_WIDTH),
+        VectorSpec("fwd", "batchnorm", 96, 8, out_width=VALUE_WIDTH, fused=False),
         VectorSpec("bwd_weight", "batchnorm", 96, 3, inputs=2, **grads),
-        VectorSpec("bwd_data", "batchnorm", 96, 7, inputs=2, out_width=ERROR_WIDTH))
+        VectorSpec("bwd_data", "batchnorm", 96, 7, inputs=2, out_width=ERROR_WIDTH,
+                   fused=False))
+    # only batch norm's passes over the whole batch and the embedding's scattered rows move
+    # DRAM bytes of their own; every other step works on values passing through the chip
+    for kind, (layer, x) in LAYERS.items():
+        for spec in layer.describe(x.shape).vectors:
+            own_pass = ((kind.endswith("batchnorm") and spec.phase != "bwd_weight")
+                        or spec.kind == "scatter_add")
+            assert spec.fused == (not own_pass), (kind, spec)
     assert [(s.phase, s.ops, s.inputs) for s in vectors("l1batchnorm")] == [  # "sign"
         ("fwd", 9, 1), ("bwd_weight", 4, 1), ("bwd_data", 10, 1)]
     exact = L1BatchNorm2d(3, name="l1", backward="exact").describe((2, 3, 4, 4)).vectors

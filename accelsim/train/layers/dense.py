@@ -123,8 +123,9 @@ class Embedding(Layer):
         """No GEMM; keeps its indices, ceil(log2(num_embeddings)) bits each."""
         index_bits = max(1, math.ceil(math.log2(self.num_embeddings)))
         lookups = math.prod(in_shape)
+        # rows of the gradient table, read, added to and written back wherever they fall
         scatter = VectorSpec("bwd_weight", "scatter_add", lookups * self.dim, 1,
-                             out_width=ACC_WIDTH, tensor="weight_grads")
+                             out_width=ACC_WIDTH, tensor="weight_grads", fused=False)
         return LayerInfo(self.name, "embedding", in_shape, (*in_shape, self.dim),
                          kept=(KeptSpec("indices", lookups, index_bits),),
                          params=self.param_infos(), out_width=VALUE_WIDTH, vectors=(scatter,))

@@ -97,13 +97,15 @@ class NormBase(Layer):
                 KeptSpec("statistics", 2 * self.num_features, 32))
         forward, weight_grad, data_grad = self.vector_ops()
         reads = 1 if self.normalised_width == 1 else 2  # dy, and xhat unless it is a sign bit
-        vectors = [VectorSpec("fwd", self.kind, n, forward, out_width=VALUE_WIDTH)]
+        # the statistics are reduced as the input arrives; normalising is a second pass over
+        # the whole batch (forward), as is the data gradient (it needs two batch means)
+        vectors = [VectorSpec("fwd", self.kind, n, forward, out_width=VALUE_WIDTH, fused=False)]
         if self.parameters():
             vectors.append(VectorSpec("bwd_weight", self.kind, n, weight_grad, inputs=reads,
                                       out_width=ACC_WIDTH, tensor="weight_grads"))
         if self.needs_input_grad:
             vectors.append(VectorSpec("bwd_data", self.kind, n, data_grad, inputs=reads,
-                                      out_width=ERROR_WIDTH))
+                                      out_width=ERROR_WIDTH, fused=False))
         return LayerInfo(self.name, self.kind, in_shape, in_shape, kept=kept,
                          params=self.param_infos(), out_width=VALUE_WIDTH,
                          vectors=tuple(vectors))

@@ -160,10 +160,12 @@ class Method:
     def vector(self, layer: str, phase: str, kind: str, elements: int, in_bits: int,
                out_bits: int, ops: int, iteration: int, *, inputs: int = 1,
                tensor: str | None = None, dtype: str | None = None) -> Vector:
-        """One vector record of this method's work on ``layer`` (``dtype``: the update's)."""
+        """One vector record of this method's work on ``layer`` (``dtype``: the update's). It
+        is fused: it works on values the trace's transfers bring in and take out, or on a
+        GEMM's output on its way out."""
         return Vector(iter=iteration, layer=layer, phase=phase, kind=kind, elements=elements,
                       in_bits=in_bits, out_bits=out_bits, ops=ops, inputs=inputs,
-                      dtype=dtype or self.update_dtype(layer), tensor=tensor)
+                      dtype=dtype or self.update_dtype(layer), tensor=tensor, fused=True)
 
     def layer_elements(self, layer: str) -> int:
         """Values in all of ``layer``'s parameters."""

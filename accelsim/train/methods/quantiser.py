@@ -100,7 +100,7 @@ def operand_work(method: Method, place: Place, iteration: int
                rounding: str = "nearest") -> Vector:
         return Vector(iter=iteration, layer=layer, phase=phase, kind=kind, elements=elements,
                       in_bits=in_bits, out_bits=bits, ops=quantise_ops(bits, rounding),
-                      dtype=dtype, tensor=tensor)
+                      dtype=dtype, tensor=tensor, fused=True)  # on the operand's way in
 
     before: list[Vector] = []
     bits = method.bits(layer, "activations")
