@@ -1,7 +1,7 @@
 """The training loop: one workload, one method, a trace and a metrics file.
 
-The numpy front-end (``numpy_frontend``) is built in the form the method asks for, and every
-batch runs through :func:`accelsim.train.iteration.run_iteration`, the loop body every
+The workload's front-end (numpy layers, or a PyTorch module: ``frontend_factory``) is built
+in the form the method asks for, and every batch runs through :func:`accelsim.train.iteration.run_iteration`, the loop body every
 front-end shares.
 
 Seeds: one ``numpy.random.SeedSequence`` per run is split into independent streams for the data
@@ -26,11 +26,11 @@ from accelsim.progress import Progress
 from accelsim.trace.io import TraceWriter
 from accelsim.trace.records import Header
 from accelsim.train.data import batch_count, batches, load_dataset
+from accelsim.train.frontend_factory import build_frontend
 from accelsim.train.gemm import observing
 from accelsim.train.iteration import evaluate, run_iteration
 from accelsim.train.memory import training_memory
 from accelsim.train.methods import METHODS
-from accelsim.train.numpy_frontend import NumpyFrontend
 from accelsim.train.tracer import Tracer
 from accelsim.train.workload import Workload, canonical_method
 
@@ -65,16 +65,16 @@ def train(workload: Workload, method_name: str, out_dir: str | Path, *,
         raise WorkloadError(f"batch_size: {workload.batch_size} is larger than the training set "
                             f"of {data.name} ({len(data.x_train)} samples)")
     method_cls = METHODS[method_name]
-    frontend = NumpyFrontend.build(workload.model.name, workload.model.params,
-                                   data.x_train.shape[1:], data.num_classes,
-                                   np.random.default_rng(init_seq), variant=method_cls.variant)
+    frontend = build_frontend(workload.model, data.x_train.shape[1:], data.num_classes,
+                              np.random.default_rng(init_seq), variant=method_cls.variant)
     method = method_cls(frontend, workload, np.random.default_rng(round_seq))
     shuffle = np.random.default_rng(shuffle_seq)
     steps_per_epoch = batch_count(len(data.x_train), workload.batch_size)
     total = workload.epochs * steps_per_epoch
     header = Header(workload=workload.name, method=method_name, seed=workload.seed,
                     meta={"batch_size": workload.batch_size, "epochs": workload.epochs,
-                          "steps_per_epoch": steps_per_epoch, "model": workload.model.name,
+                          "steps_per_epoch": steps_per_epoch,
+                          "model": workload.model.name or workload.model.torch,
                           "dataset": data.name})
     history: list[dict[str, Any]] = []
     iteration = 0

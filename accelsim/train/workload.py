@@ -8,7 +8,7 @@ path resolves in the project's ``workloads/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,24 +37,37 @@ def method_key(name: str) -> str:
 class DatasetSpec:
     """Which data set, and the loader's own parameters (``accelsim.train.data``)."""
 
-    name: str = spec(doc="Data set: digits, mnist, cifar10 or text.")
-    params: dict = spec(factory=dict, doc="Loader parameters (e.g. upsample, path, context).")
+    name: str = spec(doc="Data set: digits, mnist, cifar10, text, synthetic (seeded random "
+                     "samples of a given shape) or npz (your own arrays).")
+    params: dict = spec(factory=dict, doc="Loader parameters (e.g. upsample, path, context; "
+                        "synthetic: shape, classes, train_samples, test_samples; npz: path).")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ModelSpec:
-    """Which network, and the builder's parameters (``accelsim.train.models``)."""
+    """Which network: a built-in numpy model by ``name`` (``accelsim.train.models``), or a
+    PyTorch model by its factory (``torch``, the torch extra); ``params`` go to the builder."""
 
-    name: str = spec(doc="Model: mlp, lenet5 or charlm.")
+    name: str = spec("", doc="Built-in model: mlp, lenet5, cnn or charlm (or give torch).")
+    torch: str = spec("", doc="A PyTorch model factory, 'file.py:function' (a path relative "
+                      "to the workload's folder) or 'package.module:function', called with "
+                      "params; needs pip install 'accelsim[torch]'.")
     params: dict = spec(factory=dict, doc="Builder parameters (e.g. hidden sizes).")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Optimizer:
-    """SGD with momentum, L2 weight decay and a learning-rate schedule, shared by every method."""
+    """SGD with momentum or Adam, L2 weight decay and a learning-rate schedule, shared by every
+    method (each stores the optimizer's state at its own width)."""
 
+    name: str = spec("sgd", choices=("sgd", "adam"), doc="sgd (with momentum) or adam "
+                     "(Kingma & Ba 2015).")
     lr: float = spec(0.05, doc="Learning rate.", exclusive_minimum=0, maximum=100)
-    momentum: float = spec(0.9, doc="Momentum (0 for plain SGD).", minimum=0, maximum=0.999)
+    momentum: float = spec(0.9, doc="SGD's momentum (0 for plain SGD).", minimum=0,
+                           maximum=0.999)
+    beta1: float = spec(0.9, doc="Adam's first-moment decay.", minimum=0, maximum=0.9999)
+    beta2: float = spec(0.999, doc="Adam's second-moment decay.", minimum=0, maximum=0.99999)
+    eps: float = spec(1e-8, doc="Adam's denominator guard.", exclusive_minimum=0, maximum=1)
     weight_decay: float = spec(0.0, doc="L2 weight decay.", minimum=0, maximum=1)
     schedule: str = spec("constant", choices=("constant", "cosine"),
                          doc="Learning-rate schedule over all iterations: constant, or cosine "
@@ -168,6 +181,10 @@ class Workload:
 
 
 def _check_meaning(values: dict[str, Any], problems: list[str]) -> None:
+    model = values["model"]
+    if bool(model["name"]) == bool(model["torch"]):
+        problems.append("model: give either name (a built-in model) or torch (a PyTorch model "
+                        "factory), " + ("not both" if model["name"] else "not neither"))
     rct = values["methods"]["rct"]
     if rct["min_bits"] > rct["max_bits"]:
         problems.append(f"methods.rct.min_bits: {rct['min_bits']} exceeds methods.rct.max_bits "
@@ -202,7 +219,19 @@ def load_workload(name: str | Path, overrides: list[str] | None = None) -> Workl
     path = resolve_workload_path(name)
     text = [_method_spelling(o) for o in overrides or []]
     data = apply_overrides(_method_keys(read_yaml(path, WorkloadError, "workload")), text)
-    return workload_from_dict(_method_keys(data), str(path))
+    workload = workload_from_dict(_method_keys(data), str(path))
+    return _anchored(workload, path.parent)
+
+
+def _anchored(workload: Workload, folder: Path) -> Workload:
+    """A torch factory given as a relative ``file.py:function`` names a file beside the
+    workload: make its path absolute so the workload works from any folder."""
+    factory = workload.model.torch
+    file, sep, function = factory.rpartition(":")
+    if sep and file.endswith(".py") and not Path(file).is_absolute():
+        model = replace(workload.model, torch=f"{(folder / file).resolve()}:{function}")
+        return replace(workload, model=model)
+    return workload
 
 
 def _method_spelling(override: str) -> str:

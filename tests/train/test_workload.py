@@ -57,3 +57,30 @@ def test_unknown_preset_and_bad_yaml(tmp_path):
     bad.write_text("name: [\n")
     with pytest.raises(WorkloadError, match=r"w\.yaml: YAML syntax error"):
         load_workload(bad)
+
+
+def test_a_model_is_built_in_or_torch_and_a_relative_factory_is_anchored(tmp_path):
+    """model.name xor model.torch; 'file.py:fn' resolves beside the workload, from any folder;
+    a module path stays as written."""
+    import yaml
+
+    from accelsim.errors import WorkloadError
+    from accelsim.train.workload import load_workload
+
+    base = {"name": "w", "dataset": {"name": "synthetic", "params": {}}, "epochs": 1}
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump({**base, "model": {"torch": "models.py:build"}}))
+    assert load_workload(path).model.torch == f"{(tmp_path / 'models.py').resolve()}:build"
+    path.write_text(yaml.safe_dump({**base, "model": {"torch": "pkg.zoo:resnet20"}}))
+    assert load_workload(path).model.torch == "pkg.zoo:resnet20"
+    for model, word in (({"name": "mlp", "torch": "m.py:f"}, "not both"), ({}, "not neither")):
+        path.write_text(yaml.safe_dump({**base, "model": model}))
+        with pytest.raises(WorkloadError, match=word):
+            load_workload(path)
+
+
+def test_adam_is_a_choice_of_optimizer():
+    from accelsim.train.workload import load_workload
+
+    w = load_workload("lenet5-digits", ["optimizer.name=adam", "optimizer.beta2=0.99"])
+    assert (w.optimizer.name, w.optimizer.beta2, w.optimizer.eps) == ("adam", 0.99, 1e-8)
