@@ -7,8 +7,8 @@ exact) and the schedule (serial, or overlapping neighbours: ``schedule.overlap_o
 """
 
 from accelsim.replay.cache import CostCache
-from accelsim.replay.pipeline import placed_ops, replay
+from accelsim.replay.pipeline import Replayer, iterations, placed_ops, replay
 from accelsim.replay.schedule import OverlapSchedule, Placed, SerialSchedule, schedule_for
 
-__all__ = ["CostCache", "OverlapSchedule", "Placed", "SerialSchedule", "placed_ops", "replay",
-           "schedule_for"]
+__all__ = ["CostCache", "OverlapSchedule", "Placed", "Replayer", "SerialSchedule", "iterations",
+           "placed_ops", "replay", "schedule_for"]

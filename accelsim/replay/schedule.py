@@ -57,13 +57,30 @@ class SerialSchedule:
     order_free = True  # totals are independent of op order
 
     def __init__(self, hw: Any = None) -> None:
-        self.now = 0
+        self.now = 0.0
 
     def place(self, op: Any, cost: OpCost) -> tuple[float, float, float]:
         """(start, period, held) for ``op``'s executions."""
         start = self.now
         self.now += op.count * cost.cycles
         return start, cost.cycles, op.count * cost.cycles
+
+    @property
+    def end(self) -> float:
+        return self.now
+
+    def rebase(self) -> float:
+        """Move the time origin to the present (all that comes next is placed relative to
+        it); returns the shift."""
+        shift, self.now = self.now, 0.0
+        return shift
+
+    def state(self) -> tuple:
+        """What the next placements depend on, relative to the origin (``rebase``)."""
+        return (self.now,)
+
+    def restore(self, state: tuple) -> None:
+        (self.now,) = state
 
 
 def overlap(hw: Any, before: OpProfile | None, after: OpProfile | None) -> float:
@@ -96,6 +113,19 @@ class OverlapSchedule:
         self.last: OpProfile | None = None  # the op ending last
         self.computing = 0.0  # when the last unfused op began computing
         self.vector_free = 0.0  # when the vector unit is next free
+
+    def rebase(self) -> float:
+        """Move the time origin to the present (see ``SerialSchedule.rebase``)."""
+        shift = self.end
+        self.end, self.computing, self.vector_free = (0.0, self.computing - shift,
+                                                      self.vector_free - shift)
+        return shift
+
+    def state(self) -> tuple:
+        return (self.end, self.last, self.computing, self.vector_free)
+
+    def restore(self, state: tuple) -> None:
+        self.end, self.last, self.computing, self.vector_free = state
 
     def place(self, op: Any, cost: OpCost) -> tuple[float, float, float]:
         p = cost.profile

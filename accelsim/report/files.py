@@ -28,14 +28,15 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
 def layers_csv(report: Report) -> str:
     header = ["layer", "cycles", "macs", "energy_pj", *[f"{c}_pj" for c in COMPONENTS]]
     rows = []
-    for layer, parts in report.layer_energy.items():
-        rows.append([layer, report.layer_cycles[layer], report.layer_macs[layer],
+    t = report.totals
+    for layer, parts in t.layer_energy.items():
+        rows.append([layer, t.layer_cycles[layer], t.layer_macs[layer],
                      f"{sum(parts.values()):.6g}", *[f"{parts[c]:.6g}" for c in COMPONENTS]])
     return _csv(header, rows)
 
 
 def occupancy_csv(report: Report) -> str:
-    names = list(report.peak)
+    names = list(report.totals.peak)
     rows = [[f"{t:g}", *levels] for t, *levels in report.timeline]
     return _csv(["cycle", *[f"{n}_bytes" for n in names]], rows)
 

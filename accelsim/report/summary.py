@@ -23,16 +23,12 @@ def _zero() -> dict[str, float]:
     return dict.fromkeys(COMPONENTS, 0.0)
 
 
-class Report:
-    """Running totals of a replay on one machine."""
+class Totals:
+    """Every breakdown of a report, worked out from its groups of identical placed ops."""
 
-    def __init__(self, hw: Hardware, header: Header):
-        self.hw, self.header = hw, header
-        self.ops = 0
-        self.distinct_ops = 0
-        self.cycles = 0
+    def __init__(self, hw: Hardware, groups: Any):
         self.compute_cycles = 0
-        self.stalls: dict[str, int] = defaultdict(int)
+        self.stalls: dict[str, float] = defaultdict(int)
         self.macs = 0
         self.busy_pe_cycles = 0
         self.energy = _zero()
@@ -40,9 +36,8 @@ class Report:
         self.phase_energy: dict[str, dict[str, float]] = defaultdict(_zero)
         self.layer_phase_energy: dict[str, dict[str, float]] = defaultdict(
             lambda: defaultdict(float))
-        self.layer_cycles: dict[str, int] = defaultdict(int)
-        self.phase_cycles: dict[str, int] = defaultdict(int)
-        self.iteration_cycles: dict[int, int] = defaultdict(int)
+        self.layer_cycles: dict[str, float] = defaultdict(float)
+        self.phase_cycles: dict[str, float] = defaultdict(float)
         self.layer_macs: dict[str, int] = defaultdict(int)
         self.tensor_energy: dict[str, float] = defaultdict(float)
         self.kind_energy: dict[str, float] = defaultdict(float)  # gemm, transfer, vector kinds
@@ -53,19 +48,12 @@ class Report:
         self.dram = DramStats()
         self.peak = dict.fromkeys(BUFFERS, 0)
         self.occupancy_integral = dict.fromkeys(BUFFERS, 0.0)
-        self._deltas: list[tuple[float, int, int]] = []  # (cycle, buffer index, bytes)
-        self._changes = 0
+        for op, cost, actions, n, held in groups:
+            self._add(hw, op, cost, actions, n, held)
 
-    def add(self, placed: Any) -> None:
-        """Count one placed op (``accelsim.replay.Placed``): its executions' costs and action
-        energy, and the time the schedule gave it (its latency share and the energy the
-        machine burns meanwhile)."""
-        op, cost, actions = placed.op, placed.cost, placed.energy
-        n = op.count
-        held = placed.held
-        idle = time_energy(self.hw, held)
-        self.ops += n
-        self.cycles = max(self.cycles, placed.end)
+    def _add(self, hw: Hardware, op: Any, cost: OpCost, actions: Any, n: int,
+             held: float) -> None:
+        idle = time_energy(hw, held)
         self.compute_cycles += n * cost.compute_cycles
         for cause, cycles in cost.stall_cycles.items():
             self.stalls[cause] += n * cycles
@@ -84,7 +72,6 @@ class Report:
             self.phase_energy[phase][comp] += pj
         self.layer_phase_energy[op.layer][phase] += total
         self.layer_cycles[op.layer] += held
-        self.iteration_cycles[op.iter] += held
         self.phase_cycles[phase] += held
         self.layer_macs[op.layer] += n * cost.macs
         self.kind_energy[_kind(op)] += total
@@ -102,7 +89,66 @@ class Report:
         for name, occ in cost.occupancy.items():
             self.peak[name] = max(self.peak[name], occ.peak)
             self.occupancy_integral[name] += n * occ.integral(cost.cycles)
-        self._sample(cost, placed.start, placed.period, n)
+
+
+class Report:
+    """Running totals of a replay on one machine.
+
+    Placed ops are gathered by what makes them the same work (their cost and their place in
+    the breakdowns): each group keeps its executions and the time the schedule gave them, and
+    the breakdowns are worked out from the groups when asked for. Costs are linear in
+    executions and time energy in held time, so this equals adding op by op, and a training
+    trace of tens of thousands of records costs a few hundred groups."""
+
+    def __init__(self, hw: Hardware, header: Header, *, timeline: bool = True):
+        self.hw, self.header = hw, header
+        self.ops = 0
+        self.distinct_ops = 0
+        self.cycles = 0.0
+        self.iteration_cycles: dict[int, float] = defaultdict(float)
+        # (id of the cost, place) -> [op, cost, action energy, executions, held cycles]
+        self._groups: dict[tuple, list] = {}
+        self._settled: Totals | None = None
+        self._deltas: list[tuple[float, int, int]] = []  # (cycle, buffer index, bytes)
+        self._changes = 0 if timeline else TIMELINE_POINTS
+
+    def add(self, placed: Any) -> None:
+        """Count one placed op (``accelsim.replay.Placed``): its executions' costs and action
+        energy, and the time the schedule gave it (its latency share and the energy the
+        machine burns meanwhile)."""
+        op = placed.op
+        self.count(op, placed.cost, placed.energy, op.count, placed.held)
+        self.iteration_cycles[op.iter] += placed.held
+        self.cycles = max(self.cycles, placed.end)
+        if self.sampling:
+            self.sample(placed)
+
+    def sample(self, placed: Any) -> None:
+        """Keep a placed op's occupancy changes for the timeline."""
+        self._sample(placed.cost, placed.start, placed.period, placed.op.count)
+
+    def count(self, op: Any, cost: OpCost, energy: Any, executions: int, held: float) -> None:
+        """Add ``executions`` of ``op`` holding the machine ``held`` cycles (no timeline)."""
+        key = (id(cost), op.place())
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = [op, cost, energy, 0, 0.0]
+        group[3] += executions
+        group[4] += held
+        self.ops += executions
+        self._settled = None
+
+    @property
+    def sampling(self) -> bool:
+        """Whether the occupancy timeline still takes samples."""
+        return self._changes < TIMELINE_POINTS
+
+    @property
+    def totals(self) -> Totals:
+        """Every breakdown, worked out from the groups (again only after new ops)."""
+        if self._settled is None:
+            self._settled = Totals(self.hw, self._groups.values())
+        return self._settled
 
     def _sample(self, cost: OpCost, start: float, period: float, n: int) -> None:
         """Keep the occupancy changes of the first executions (about TIMELINE_POINTS of
@@ -144,18 +190,19 @@ class Report:
     @property
     def utilization(self) -> float:
         slots = self.cycles * self.hw.array.rows * self.hw.array.cols
-        return self.busy_pe_cycles / slots if slots else 0.0
+        return self.totals.busy_pe_cycles / slots if slots else 0.0
 
     def to_json(self) -> dict[str, Any]:
         def with_total(parts: dict[str, float]) -> dict[str, float]:
             return {"total": sum(parts.values()), **parts}
 
+        t = self.totals
         buffers = {}
         for name in BUFFERS:
             cap = self.hw.buffer(name).size_bytes
-            mean = self.occupancy_integral[name] / self.cycles if self.cycles else 0.0
-            buffers[name] = {"capacity_bytes": cap, "peak_bytes": self.peak[name],
-                             "mean_bytes": mean, "peak_fraction": self.peak[name] / cap}
+            mean = t.occupancy_integral[name] / self.cycles if self.cycles else 0.0
+            buffers[name] = {"capacity_bytes": cap, "peak_bytes": t.peak[name],
+                             "mean_bytes": mean, "peak_fraction": t.peak[name] / cap}
         return {
             "hardware": self.hw.name,
             "trace": {"workload": self.header.workload, "method": self.header.method,
@@ -163,25 +210,25 @@ class Report:
             "ops": self.ops,
             "distinct_ops": self.distinct_ops,
             "total_cycles": self.cycles,
-            "compute_cycles": self.compute_cycles,
-            "stall_cycles": sum(self.stalls.values()),
-            "stall_cycles_by_cause": dict(self.stalls),
+            "compute_cycles": t.compute_cycles,
+            "stall_cycles": sum(t.stalls.values()),
+            "stall_cycles_by_cause": dict(t.stalls),
             "latency_s": self.latency_s,
             "utilization": self.utilization,
-            "macs": self.macs,
-            "energy_pj": with_total(self.energy),
-            "energy_pj_by_layer": {k: with_total(v) for k, v in self.layer_energy.items()},
-            "energy_pj_by_phase": {k: with_total(v) for k, v in self.phase_energy.items()},
-            "energy_pj_by_layer_phase": {k: dict(v) for k, v in self.layer_phase_energy.items()},
-            "energy_pj_by_tensor": dict(self.tensor_energy),
-            "energy_pj_by_kind": dict(self.kind_energy),
-            "cycles_by_kind": dict(self.kind_cycles),
-            "busy_cycles_by_unit": dict(self.unit_busy),
-            "cycles_by_layer": dict(self.layer_cycles),
-            "cycles_by_phase": dict(self.phase_cycles),
+            "macs": t.macs,
+            "energy_pj": with_total(t.energy),
+            "energy_pj_by_layer": {k: with_total(v) for k, v in t.layer_energy.items()},
+            "energy_pj_by_phase": {k: with_total(v) for k, v in t.phase_energy.items()},
+            "energy_pj_by_layer_phase": {k: dict(v) for k, v in t.layer_phase_energy.items()},
+            "energy_pj_by_tensor": dict(t.tensor_energy),
+            "energy_pj_by_kind": dict(t.kind_energy),
+            "cycles_by_kind": dict(t.kind_cycles),
+            "busy_cycles_by_unit": dict(t.unit_busy),
+            "cycles_by_layer": dict(t.layer_cycles),
+            "cycles_by_phase": dict(t.phase_cycles),
             "cycles_by_iteration": [self.iteration_cycles[i] for i in sorted(self.iteration_cycles)],
-            "dram_bytes_by_tensor": {k: dict(v) for k, v in self.tensor_bytes.items()},
-            "dram": asdict(self.dram),
+            "dram_bytes_by_tensor": {k: dict(v) for k, v in t.tensor_bytes.items()},
+            "dram": asdict(t.dram),
             "buffers": buffers,
         }
 

@@ -27,29 +27,25 @@ from accelsim.sweep.spec import Point
 
 
 @lru_cache(maxsize=8)
-def _trace_summary(trace: str) -> tuple[tuple, tuple]:
-    """A trace's ops with identical ones merged (their counts summed), and how often each op
-    follows each other one: the totals of a replay depend on op order only through
-    neighbouring pairs (``replay.schedule``), so a training trace of tens of thousands of
-    records replays as a few hundred ops and pairs."""
-    from collections import Counter
-    from dataclasses import replace
-
+def _trace_runs(trace: str) -> tuple[tuple[tuple, tuple[int, ...]], ...]:
+    """A trace as runs of consecutive iterations doing the same work: (one iteration's ops,
+    the iteration numbers). A training trace of tens of thousands of records is a handful of
+    runs (a new one only where a method changes a width), and the replay places each run's
+    iterations from memory once the schedule repeats (``replay.Replayer``)."""
+    from accelsim.replay import iterations
     from accelsim.trace import read_trace
 
     _, ops = read_trace(trace)
-    merged: dict[Any, int] = {}
-    pairs: Counter = Counter()
+    runs: list[tuple[tuple, list[int]]] = []
     previous = None
-    for op in ops:
-        key = replace(op, iter=0, count=1)
-        merged[key] = merged.get(key, 0) + op.count
-        if previous is not None:
-            pairs[(previous, key)] += 1
-        if op.count > 1:
-            pairs[(key, key)] += op.count - 1
-        previous = key
-    return tuple(replace(op, count=n) for op, n in merged.items()), tuple(pairs.items())
+    for batch in iterations(ops):
+        work = tuple((op.place(), op.signature(), op.count) for op in batch)
+        if work == previous:
+            runs[-1][1].append(batch[0].iter)
+        else:
+            runs.append((tuple(batch), [batch[0].iter]))
+            previous = work
+    return tuple((ops, tuple(iters)) for ops, iters in runs)
 
 
 @lru_cache(maxsize=16)
@@ -67,37 +63,31 @@ def evaluate_point(point: Point) -> dict[str, Any]:
 
 
 def evaluate(hardware: Any, trace: str) -> dict[str, Any]:
-    """Replay ``trace`` on ``hardware``: the figures of one sweep point, or its error."""
-    from accelsim.energy.model import time_energy
+    """Replay ``trace`` on ``hardware``: the figures of one sweep point, or its error. The
+    same schedule and accounting as ``accelsim simulate``, without the occupancy timeline."""
     from accelsim.errors import AccelsimError
-    from accelsim.replay import SerialSchedule, replay, schedule_for
-    from accelsim.replay.schedule import overlap
+    from accelsim.replay import Replayer, schedule_for
+    from accelsim.report.summary import Report
+    from accelsim.trace.records import Header
 
     try:
-        ops, pairs = _trace_summary(trace)
-        costs = _costs(hardware)
-        report = replay(hardware, ops, cache=costs, schedule=SerialSchedule()).to_json()
-        shared = 0.0
-        if not schedule_for(hardware).order_free:  # the overlap of every neighbouring pair
-            shared = sum(n * overlap(hardware, costs(a)[0].profile, costs(b)[0].profile)
-                         for (a, b), n in pairs)
+        runs = _trace_runs(trace)
+        report = Report(hardware, Header(), timeline=False)
+        replayer = Replayer(hardware, report, _costs(hardware), schedule_for(hardware))
+        for ops, iters in runs:
+            replayer.run(ops, iters)
+        figures = report.to_json()
     except AccelsimError as exc:
         return {"error": str(exc)}
-    energy = report["energy_pj"]
-    saved = time_energy(hardware, shared)
-    cycles = report["total_cycles"] - shared
-    a = hardware.array
-    busy = report["utilization"] * report["total_cycles"] * a.rows * a.cols
+    energy = figures["energy_pj"]
     row: dict[str, Any] = {
-        "total_cycles": cycles, "compute_cycles": report["compute_cycles"],
-        "stall_cycles": report["stall_cycles"] - shared,
-        "latency_s": cycles * hardware.cycle_ns * 1e-9,
-        "utilization": busy / (cycles * a.rows * a.cols) if cycles else 0.0,
-        "energy_pj": energy["total"] - sum(saved.values()),
-        **{f"energy_{c}_pj": energy[c] - saved.get(c, 0.0) for c in COMPONENTS},
-        **{f"peak_{b}_bytes": v["peak_bytes"] for b, v in report["buffers"].items()},
-        "dram_read_bytes": report["dram"]["read_bytes"],
-        "dram_write_bytes": report["dram"]["write_bytes"],
+        "total_cycles": figures["total_cycles"], "compute_cycles": figures["compute_cycles"],
+        "stall_cycles": figures["stall_cycles"], "latency_s": figures["latency_s"],
+        "utilization": figures["utilization"], "energy_pj": energy["total"],
+        **{f"energy_{c}_pj": energy[c] for c in COMPONENTS},
+        **{f"peak_{b}_bytes": v["peak_bytes"] for b, v in figures["buffers"].items()},
+        "dram_read_bytes": figures["dram"]["read_bytes"],
+        "dram_write_bytes": figures["dram"]["write_bytes"],
     }
     return row
 

@@ -135,6 +135,12 @@ class Record:
         """What the simulator's cost depends on (not iteration, layer, phase or count)."""
         raise NotImplementedError
 
+    def place(self) -> tuple:
+        """Where the report's breakdowns put it (layer, phase, kind, tensors): with
+        ``signature`` and ``count``, all that makes two records of different iterations the
+        same work."""
+        raise NotImplementedError
+
     def operand_tensors(self) -> dict[str, str]:
         """The tensor each priced operand holds (``a``, ``b``, ``c`` or ``transfer``), for the
         by-tensor breakdowns."""
@@ -250,6 +256,9 @@ class Gemm(Record):
         return ("gemm", self.m, self.n, self.k, self.a_bits, self.b_bits, self.acc_bits,
                 self.out_bits, self.dtype, self.a_elements, self.b_elements, self.c_elements)
 
+    def place(self) -> tuple:
+        return ("gemm", self.layer, self.phase, self.a_tensor, self.b_tensor, self.c_tensor)
+
 
 @op_kind("transfer", since=1)
 @dataclass(frozen=True)
@@ -277,6 +286,9 @@ class Transfer(Record):
 
     def signature(self) -> tuple:
         return ("transfer", self.dir, self.bytes)
+
+    def place(self) -> tuple:
+        return ("transfer", self.layer, self.phase, self.tensor)
 
 
 @op_kind("vector", since=2)
@@ -329,6 +341,9 @@ class Vector(Record):
     def signature(self) -> tuple:
         return ("vector", self.elements, self.inputs, self.in_bits, self.out_bits, self.ops,
                 self.dtype, self.fused)
+
+    def place(self) -> tuple:
+        return ("vector", self.layer, self.phase, self.kind, self.tensor)
 
 
 Op = Gemm | Transfer | Vector

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from accelsim.trace.records import Gemm, Op, Transfer
+from accelsim.trace.records import Gemm, Op, Transfer, Vector
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,24 @@ def training_iteration(layers: list[LayerShape], iteration: int, *, bits: int = 
 
 def training_trace(layers: list[LayerShape], iterations: int, **kw: int) -> list[Op]:
     return [op for it in range(iterations) for op in training_iteration(layers, it, **kw)]
+
+
+def narrowing_trace(layers: list[LayerShape], iterations: int) -> list[Op]:
+    """A harder pattern for replay tests: every GEMM followed by a fused epilogue, one layer's
+    forward by an unfused three-pass batch norm (``count`` 3), and the operand width narrowing
+    from 8 to 6 to 4 bits in thirds of the run (as RCT narrows it)."""
+    ops: list[Op] = []
+    for it in range(iterations):
+        bits = 8 if 3 * it < iterations else 6 if 3 * it < 2 * iterations else 4
+        for op in training_iteration(layers, it, bits=bits):
+            ops.append(op)
+            if not isinstance(op, Gemm):
+                continue
+            ops.append(Vector(iter=it, layer=op.layer, phase=op.phase, kind="relu",
+                              elements=op.m * op.n, in_bits=bits, out_bits=bits, ops=1,
+                              fused=True))
+            if op.layer == layers[1].name and op.phase == "fwd":
+                ops.append(Vector(iter=it, layer=op.layer, phase="fwd", kind="batchnorm",
+                                  elements=op.m * op.n, in_bits=bits, out_bits=bits, ops=4,
+                                  count=3))
+    return ops
