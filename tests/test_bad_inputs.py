@@ -235,6 +235,69 @@ _workload_case("wl-binary-lenet", {"model": {"name": "lenet5", "params": {}},
                "binary form", method="bnn")
 _workload_case("wl-no-name", {"name": None}, "name")
 _workload_case("wl-lr-huge", {"optimizer": {"lr": 1e6}}, "optimizer.lr")
+_workload_case("wl-optimizer-unknown", {"optimizer": {"name": "adamw"}}, "optimizer.name")
+_workload_case("wl-adam-beta-one", {"optimizer": {"name": "adam", "beta2": 1.0}},
+               "optimizer.beta2")
+_workload_case("wl-adam-eps-zero", {"optimizer": {"name": "adam", "eps": 0}}, "optimizer.eps")
+_workload_case("wl-synthetic-terabytes",
+               {"dataset": {"name": "synthetic", "params": {"shape": [3, 224, 224],
+                                                            "train_samples": 10**7}}},
+               "above the limit")
+_workload_case("wl-synthetic-huge-sample",
+               {"dataset": {"name": "synthetic", "params": {"shape": [65536, 65536]}}},
+               "values a sample")
+_workload_case("wl-synthetic-shape-scalar",
+               {"dataset": {"name": "synthetic", "params": {"shape": 32}}}, "shape")
+_workload_case("wl-synthetic-tokens-in-images",
+               {"dataset": {"name": "synthetic", "params": {"shape": [3, 8, 8], "vocab": 5}}},
+               "[context]")
+_workload_case("wl-npz-no-path", {"dataset": {"name": "npz", "params": {}}}, "path")
+_workload_case("wl-npz-missing", {"dataset": {"name": "npz", "params": {"path": "/nope.npz"}}},
+               "not a file")
+
+
+def _npz_case(name: str, arrays: Callable[[], dict] | bytes, expect: str) -> None:
+    """A workload on an ``.npz`` archive written beside it: the arrays, or raw bytes."""
+    def build(tmp: Path) -> list[str]:
+        import numpy as np
+
+        file = tmp / "data.npz"
+        if isinstance(arrays, bytes):
+            file.write_bytes(arrays)
+        else:
+            np.savez(file, **arrays())
+        data = {**WORKLOAD, "dataset": {"name": "npz", "params": {"path": str(file)}}}
+        return ["train", "--workload", str(write(tmp / "w.yaml", yaml.safe_dump(data))),
+                "--method", "fp32", "--out", str(tmp / "out")]
+    CASES.append(Case(name, build, expect))
+
+
+def _npz_arrays(**change) -> Callable[[], dict]:
+    def make() -> dict:
+        import numpy as np
+
+        values = {"x_train": np.zeros((8, 1, 2, 2)), "y_train": np.arange(8) % 2,
+                  "x_test": np.zeros((4, 1, 2, 2)), "y_test": np.arange(4) % 2}
+        return {**values, **{key: value(np) for key, value in change.items()}}
+    return make
+
+
+_npz_case("wl-npz-not-zip", b"x_train,y_train\n1,0\n", "not an .npz archive")
+_npz_case("wl-npz-truncated", b"PK\x03\x04" + b"\0" * 40, "data.npz")
+_npz_case("wl-npz-no-test-labels",
+          lambda: {k: v for k, v in _npz_arrays()().items() if k != "y_test"},
+          "no y_test array")
+_npz_case("wl-npz-pickled-objects",
+          _npz_arrays(x_train=lambda np: np.array([{"x": 1}] * 8, dtype=object)),
+          "Python objects")
+_npz_case("wl-npz-labels-float", _npz_arrays(y_train=lambda np: np.zeros(8)),
+          "y_train has dtype float64")
+_npz_case("wl-npz-count-mismatch", _npz_arrays(y_test=lambda np: np.zeros(3, dtype=int)),
+          "x_test holds 4 samples but y_test 3 labels")
+_npz_case("wl-npz-nan", _npz_arrays(x_train=lambda np: np.full((8, 1, 2, 2), np.nan)),
+          "not finite")
+_npz_case("wl-npz-negative-label", _npz_arrays(y_test=lambda np: np.array([0, 1, -1, 0])),
+          "y_test has label -1")
 
 
 # ---- sweep specs ------------------------------------------------------------------------------
@@ -422,7 +485,8 @@ def test_bad_input_is_one_clean_line(bad, tmp_path, capsys, monkeypatch):
 # The inputs that once hung or exhausted memory, as real processes with a memory ceiling.
 BOMBS = ["hardware-alias-bomb", "trace-json-deep", "hardware-yaml-deep", "trace-dev-zero",
          "hardware-dev-zero", "trace-huge-line", "trace-gemm-2^31-elements", "wl-huge-layer",
-         "hw-timing-1e7", "trace-transfer-elements-1000000000000000", "spec-absurd-grid"]
+         "hw-timing-1e7", "trace-transfer-elements-1000000000000000", "spec-absurd-grid",
+         "wl-synthetic-terabytes"]
 
 
 def _limit_memory() -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
@@ -88,16 +88,23 @@ class Optimizer(Protocol):
     ``step_for(p)`` returns the amount to subtract from ``p``'s value now and advances ``p``'s
     state (a method may apply it with its own rounding, as RCT does); ``state(p)`` returns the
     state kept for ``p`` by name (SGD: ``{"momentum": v}``, empty before the first step or
-    without momentum) as the live arrays, so a method stores them at its width in place;
-    ``vector_steps()`` says what one update computes per parameter element (its passes, what
-    each reads and writes, its operations), which a method prices at its widths.
+    without momentum; Adam: ``{"m": m, "v": v}``) as the live arrays, so a method stores them
+    at its width in place; ``state_kinds()`` names that state before any step (what memory and
+    traffic are counted from) and ``nonnegative_state`` the kinds that are never negative
+    (Adam's v, which a method may store unsigned); ``vector_steps()`` says what one update
+    computes per parameter element (its passes, what each reads and writes, its operations),
+    which a method prices at its widths, as ``vector`` records of kind ``vector_kind``.
     """
 
     lr: float
+    vector_kind: ClassVar[str]
+    nonnegative_state: ClassVar[frozenset[str]]
 
     def step_for(self, p: ParamRef) -> np.ndarray: ...
 
     def state(self, p: ParamRef) -> dict[str, np.ndarray]: ...
+
+    def state_kinds(self) -> tuple[str, ...]: ...
 
     def vector_steps(self) -> tuple[UpdateStep, ...]: ...
 

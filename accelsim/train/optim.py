@@ -1,28 +1,38 @@
-"""Optimizers over framework-free parameters: SGD with momentum and weight decay (PyTorch's).
+"""Optimizers over framework-free parameters: SGD with momentum and Adam, as PyTorch has them.
 
 What it owns: :class:`GradientDescent`, the base every optimizer shares (the
-``interfaces.Optimizer`` protocol plus ``step``, ``state_elements`` and ``vector_steps``, the
-arithmetic of one update as :class:`UpdateStep` records a method turns into the trace's
-``vector`` records at its widths), and :class:`SGD`. For
-each parameter w with gradient g, velocity v (zero at first), learning rate lr, momentum mu
-and weight decay wd::
+``interfaces.Optimizer`` protocol plus ``step``, ``state_kinds``, ``state_elements`` and
+``vector_steps``, the arithmetic of one update as :class:`UpdateStep` records a method turns
+into the trace's ``vector`` records at its widths), :class:`SGD` and :class:`Adam`. For each
+parameter w with gradient g, learning rate lr and weight decay wd, SGD with velocity v (zero at
+first) and momentum mu::
 
     d = g + wd * w          (weight decay as L2 on every parameter, biases and BN included)
     v = mu * v + d          (no dampening; skipped when mu = 0)
     w = w - lr * v          (nesterov: w = w - lr * (d + mu * v))
 
-:meth:`SGD.step_for` computes the step ``lr * v`` for one parameter and advances its velocity
+and Adam (Kingma & Ba 2015; ``torch.optim.Adam``: L2 decay added to the gradient, not AdamW's
+decoupled decay) with moments m and v (zero at first), step count t of that parameter::
+
+    d = g + wd * w
+    m = beta1 * m + (1 - beta1) * d
+    v = beta2 * v + (1 - beta2) * d * d
+    w = w - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+:meth:`~GradientDescent.step_for` computes the step for one parameter and advances its state
 without touching the weights, so a method that keeps only quantised weights (RCT) can apply the
 step itself with its own rounding; :meth:`GradientDescent.step` assigns ``w - step_for(w)`` to
 every parameter that has a gradient. State is held in numpy, per parameter name, in the
 parameter's dtype; :meth:`~GradientDescent.state` hands a method the live arrays, so it can
-store them at its width. Adam is a subclass with its own ``step_for`` and ``state``.
+store them at its width (``nonnegative_state`` names those that are never negative, Adam's v,
+which a method stores on a grid of its own).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -40,7 +50,14 @@ class UpdateStep(NamedTuple):
 
 
 class GradientDescent:
-    """What every optimizer over :class:`ParamRef` shares; subclasses give the step rule."""
+    """What every optimizer over :class:`ParamRef` shares; subclasses give the step rule.
+
+    ``vector_kind`` names the trace's ``vector`` records of its update passes;
+    ``nonnegative_state`` the state kinds that are never negative (a method may store those
+    unsigned, on a grid for non-negative values)."""
+
+    vector_kind: ClassVar[str] = "sgd_update"
+    nonnegative_state: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, params: Iterable[ParamRef], *, lr: float):
         self.params = list(params)
@@ -56,6 +73,11 @@ class GradientDescent:
 
     def state(self, p: ParamRef) -> dict[str, np.ndarray]:
         """The state kept for ``p``, by kind, as the live arrays (empty if none yet)."""
+        raise NotImplementedError
+
+    def state_kinds(self) -> tuple[str, ...]:
+        """The kinds of state kept per parameter once it has stepped (each a tensor of the
+        parameter's shape), known before any step: what memory and traffic are counted from."""
         raise NotImplementedError
 
     def step(self) -> None:
@@ -113,6 +135,9 @@ class SGD(GradientDescent):
         v = self._velocity.get(p.name)
         return {} if v is None else {"momentum": v}
 
+    def state_kinds(self) -> tuple[str, ...]:
+        return ("momentum",) if self.momentum else ()
+
     def vector_steps(self) -> tuple[UpdateStep, ...]:
         """Counted from ``step_for`` and ``step``: weight decay ``d = g + wd * w`` (multiply,
         add: 2), the velocity ``v = mu * v + d`` (multiply, add: 2), nesterov's
@@ -125,3 +150,71 @@ class SGD(GradientDescent):
         reads = ("grad", "state", "weights") if self.weight_decay else ("grad", "state")
         return (UpdateStep("state", reads, decay + 2),
                 UpdateStep("weights", ("weights",), 2 + (2 if self.nesterov else 0)))
+
+
+class Adam(GradientDescent):
+    """Adam over ``params`` (walked in order) with L2 weight decay, as ``torch.optim.Adam``
+    (amsgrad off): bias-corrected moments, the step count kept per parameter."""
+
+    vector_kind = "adam_update"
+    nonnegative_state = frozenset({"v"})
+
+    def __init__(self, params: Iterable[ParamRef], *, lr: float, beta1: float = 0.9,
+                 beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, lr=lr)
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Adam: {name} must be in [0, 1), got {beta!r}")
+        if not eps > 0.0:
+            raise ValueError(f"Adam: eps must be positive, got {eps!r}")
+        if not weight_decay >= 0.0:
+            raise ValueError(f"Adam: weight_decay must be >= 0, got {weight_decay!r}")
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.weight_decay = weight_decay
+        self._m: dict[str, np.ndarray] = {}  # p.name -> first moment, created on first step
+        self._v: dict[str, np.ndarray] = {}  # p.name -> second moment
+        self._steps: dict[str, int] = {}     # p.name -> steps taken (t of the bias correction)
+
+    def step_for(self, p: ParamRef) -> np.ndarray:
+        d = self._grad(p)
+        if self.weight_decay:
+            d = d + self.weight_decay * p.value()
+        m, v = self._m.get(p.name), self._v.get(p.name)
+        if m is None or v is None:
+            dtype = p.value().dtype
+            m = self._m[p.name] = np.zeros(p.value().shape, dtype=dtype)
+            v = self._v[p.name] = np.zeros(p.value().shape, dtype=dtype)
+        t = self._steps[p.name] = self._steps.get(p.name, 0) + 1
+        m *= self.beta1
+        m += (1.0 - self.beta1) * d
+        v *= self.beta2
+        v += (1.0 - self.beta2) * d * d
+        step_size = self.lr / (1.0 - self.beta1 ** t)
+        denom = np.sqrt(v) / math.sqrt(1.0 - self.beta2 ** t) + self.eps
+        return (step_size * (m / denom)).astype(p.value().dtype, copy=False)
+
+    def state(self, p: ParamRef) -> dict[str, np.ndarray]:
+        m, v = self._m.get(p.name), self._v.get(p.name)
+        return {} if m is None or v is None else {"m": m, "v": v}
+
+    def state_kinds(self) -> tuple[str, ...]:
+        return ("m", "v")
+
+    def steps_taken(self, p: ParamRef) -> int:
+        """How many updates ``p`` has had (the t of its bias correction)."""
+        return self._steps.get(p.name, 0)
+
+    def vector_steps(self) -> tuple[UpdateStep, ...]:
+        """Counted from ``step_for`` and ``step``: weight decay ``d = g + wd * w`` (2); the
+        first moment ``beta1 * m + (1 - beta1) * d`` (multiply, multiply, add: 3), a pass
+        reading g and m (and w for the decay); the second moment ``beta2 * v + (1 - beta2) *
+        d * d`` (4), a pass reading v (d still in a register); then the weights: ``sqrt(v)``,
+        divided by the per-tensor sqrt(1 - beta2**t) (a multiply by its reciprocal on a device),
+        plus eps (3), m divided by that and times
+        the per-tensor lr / (1 - beta1**t) (2), subtracted from w (1): 6, reading w (m and v in
+        registers). The bias corrections are per tensor, not counted per element."""
+        decay = 2 if self.weight_decay else 0
+        first = ("grad", "state", "weights") if self.weight_decay else ("grad", "state")
+        return (UpdateStep("state", first, decay + 3),
+                UpdateStep("state", ("state",), 4),
+                UpdateStep("weights", ("weights",), 6))

@@ -115,7 +115,8 @@ class RctParams:
     tradeoff: float = spec(0.0, doc="APT's knob: thresholds are divided by (1 + tradeoff).",
                            minimum=0, maximum=1000)
     grad_bits: int = spec(16, unit="bits", doc="Stored weight gradients.", minimum=2, maximum=32)
-    state_bits: int = spec(16, unit="bits", doc="Stored optimizer state (momentum).", minimum=2,
+    state_bits: int = spec(16, unit="bits", doc="Stored optimizer state (momentum, or Adam's m "
+                           "and v).", minimum=2,
                            maximum=32)
 
 
@@ -134,7 +135,8 @@ class BnnParams:
     error_bits: int = spec(32, unit="bits", doc="Errors entering GEMMs.", minimum=2, maximum=32)
     grad_bits: int = spec(32, unit="bits", doc="Stored weight gradients (1: scaled signs).",
                           minimum=1, maximum=32)
-    state_bits: int = spec(32, unit="bits", doc="Stored momentum.", minimum=2, maximum=32)
+    state_bits: int = spec(32, unit="bits", doc="Stored optimizer state (momentum, or Adam's m "
+                           "and v).", minimum=2, maximum=32)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,7 +151,8 @@ class BnnLowmemParams(BnnParams):
     error_bits: int = spec(16, unit="bits", doc="Errors entering GEMMs.", minimum=2, maximum=32)
     grad_bits: int = spec(1, unit="bits", doc="Stored weight gradients (1: scaled signs).",
                           minimum=1, maximum=32)
-    state_bits: int = spec(16, unit="bits", doc="Stored momentum.", minimum=2, maximum=32)
+    state_bits: int = spec(16, unit="bits", doc="Stored optimizer state (momentum, or Adam's m "
+                           "and v).", minimum=2, maximum=32)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,7 +179,7 @@ class Workload:
     batch_size: int = spec(32, unit="samples", doc="Mini-batch size.", minimum=1,
                            maximum=1 << 20)
     epochs: int = spec(10, doc="Passes over the training set.", minimum=1, maximum=100_000)
-    optimizer: Optimizer = spec(doc="SGD settings.", factory=Optimizer)
+    optimizer: Optimizer = spec(doc="Optimizer settings (SGD or Adam).", factory=Optimizer)
     methods: Methods = spec(doc="Per-method parameters.", factory=Methods)
 
 

@@ -27,13 +27,13 @@ from accelsim.train.data.text import python_corpus
 
 
 def test_registry_names_every_loader():
-    assert dataset_names() == ["cifar10", "digits", "mnist", "text"]
+    assert dataset_names() == ["cifar10", "digits", "mnist", "npz", "synthetic", "text"]
     assert dataset_params("digits") == {"test_fraction": 0.2, "upsample": 1, "synthetic": False}
 
 
 def test_unknown_dataset_lists_valid_names():
     with pytest.raises(WorkloadError, match=r"unknown dataset 'imagenet'; valid: cifar10, "
-                                            r"digits, mnist, text"):
+                                            r"digits, mnist, npz, synthetic, text"):
         load_dataset("imagenet", seed=0)
 
 

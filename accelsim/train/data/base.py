@@ -2,8 +2,11 @@
 
 What it owns: the frozen :class:`Dataset`; the loader registry (:func:`register` fills a
 name -> loader table, :func:`load_dataset` checks the parameters against the loader's keyword
-signature and calls it, an unknown name raises an error listing the valid ones); the parameter
-checks every loader shares; the seeded stratified split; and :func:`batches`.
+signature and calls it, an unknown name raises an error listing the valid ones); the shape
+registry (:func:`register_shape`, :func:`dataset_shape`: a data set's :class:`DatasetShape`
+from its parameters, constants and file headers, without loading it, for a tracer that needs
+shapes only); the parameter checks every loader shares; the seeded stratified split; and
+:func:`batches`.
 
 Every bad input raises :class:`accelsim.errors.WorkloadError` with one line naming the data set,
 the parameter (or file) and the bad value.
@@ -14,10 +17,10 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -76,8 +79,20 @@ class Dataset:
         return "".join(self.vocab[int(i)] for i in np.asarray(ids).reshape(-1))
 
 
+class DatasetShape(NamedTuple):
+    """What a model needs to know of a data set before seeing any of it: the shape of one input
+    (``Dataset.input_shape``), the number of classes and the training samples (after any
+    limit the parameters set)."""
+
+    input_shape: tuple[int, ...]
+    classes: int
+    train_samples: int
+
+
 Loader = Callable[..., Dataset]
 LOADERS: dict[str, Loader] = {}
+ShapeReader = Callable[..., DatasetShape]
+SHAPES: dict[str, ShapeReader] = {}
 
 
 def register(name: str) -> Callable[[Loader], Loader]:
@@ -91,6 +106,20 @@ def register(name: str) -> Callable[[Loader], Loader]:
             raise ValueError(f"dataset {shown(name)} registered twice")
         LOADERS[name] = loader
         return loader
+
+    return add
+
+
+def register_shape(name: str) -> Callable[[ShapeReader], ShapeReader]:
+    """Decorator: ``@register_shape("digits")`` gives data set ``name`` its shape reader, which
+    takes the loader's parameters except ``seed`` (no shape depends on it) and returns the
+    :class:`DatasetShape` the loader would give, without building the arrays."""
+
+    def add(reader: ShapeReader) -> ShapeReader:
+        if name in SHAPES:
+            raise ValueError(f"dataset {shown(name)} shape reader registered twice")
+        SHAPES[name] = reader
+        return reader
 
     return add
 
@@ -109,14 +138,33 @@ def dataset_params(name: str) -> dict[str, Any]:
 def load_dataset(name: str, *, seed: int, **params: Any) -> Dataset:
     """Build data set ``name`` with ``params`` (see each loader's docstring), split by ``seed``."""
     loader = _loader(name)
+    _check_params(name, params)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise WorkloadError(f"dataset {name}: seed must be an integer >= 0, got {shown(seed)}")
+    return loader(seed=int(seed), **params)
+
+
+def dataset_shape(name: str, params: dict[str, Any]) -> DatasetShape:
+    """The shapes data set ``name`` has with ``params`` (the workload's ``dataset.params``),
+    read without loading its samples: from constants, the parameters, and file headers (a few
+    bytes of each file; label files, N small integers, where the class count depends on them).
+    Bad parameters and broken files raise the errors :func:`load_dataset` would."""
+    _loader(name)
+    params = dict(params or {})
+    _check_params(name, params)
+    reader = SHAPES.get(name)
+    if reader is None:
+        raise WorkloadError(f"dataset {name}: its shapes cannot be read without loading it "
+                            "(no shape reader registered)")
+    return reader(**params)
+
+
+def _check_params(name: str, params: dict[str, Any]) -> None:
     valid = dataset_params(name)
     for key in params:
         if key not in valid:
             raise WorkloadError(f"dataset {name}: unknown param {shown(key)}; valid: "
                                 f"{', '.join(sorted(valid)) or '(none)'}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise WorkloadError(f"dataset {name}: seed must be an integer >= 0, got {shown(seed)}")
-    return loader(seed=int(seed), **params)
 
 
 def _loader(name: str) -> Loader:
@@ -173,12 +221,18 @@ def check_dir(dataset: str, value: Any, holds: str) -> Path:
 def take(x: np.ndarray, y: np.ndarray, limit: int | None, *, dataset: str, key: str,
          where: str) -> tuple[np.ndarray, np.ndarray]:
     """The first ``limit`` samples (all when None); a limit beyond what exists is an error."""
+    kept = limited(len(x), limit, dataset=dataset, key=key, where=where)
+    return (x, y) if limit is None else (x[:kept], y[:kept])
+
+
+def limited(count: int, limit: int | None, *, dataset: str, key: str, where: str) -> int:
+    """How many of ``count`` samples :func:`take` keeps (the shape readers' arithmetic)."""
     if limit is None:
-        return x, y
-    if limit > len(x):
-        raise WorkloadError(f"dataset {dataset}: {key}={limit} exceeds the {len(x)} samples "
+        return count
+    if limit > count:
+        raise WorkloadError(f"dataset {dataset}: {key}={limit} exceeds the {count} samples "
                             f"in {where}")
-    return x[:limit], y[:limit]
+    return limit
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int, *,
@@ -193,10 +247,24 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int, *,
         test.append(members[:cut])
         train.append(members[cut:])
     train_idx, test_idx = np.concatenate(train), np.concatenate(test)
-    if len(train_idx) == 0 or len(test_idx) == 0:
-        raise WorkloadError(f"dataset {dataset}: test_fraction={test_fraction} leaves "
-                            f"{len(train_idx)} train and {len(test_idx)} test samples")
+    _check_split(len(train_idx), len(test_idx), test_fraction, dataset)
     return rng.permutation(train_idx), rng.permutation(test_idx)
+
+
+def stratified_sizes(class_counts: Sequence[int], test_fraction: float, *,
+                     dataset: str) -> tuple[int, int]:
+    """(train, test) sizes :func:`stratified_split` gives labels with these class counts (the
+    same rounding, the same error), without the labels."""
+    test = sum(round(n * test_fraction) for n in class_counts)
+    train = sum(class_counts) - test
+    _check_split(train, test, test_fraction, dataset)
+    return train, test
+
+
+def _check_split(train: int, test: int, test_fraction: float, dataset: str) -> None:
+    if train == 0 or test == 0:
+        raise WorkloadError(f"dataset {dataset}: test_fraction={test_fraction} leaves "
+                            f"{train} train and {test} test samples")
 
 
 # --- mini-batches --------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """A reader for CIFAR-10's "python version" batches, for users who have them on disk.
 
-What it owns: the ``cifar10`` loader and a restricted unpickler. No download: ``path`` names the
-``cifar-10-batches-py`` directory of the official archive (or its parent), holding the pickles
-``data_batch_1`` .. ``data_batch_5`` (50000 training images) and ``test_batch`` (10000).
+What it owns: the ``cifar10`` loader, its shape reader and a restricted unpickler. No
+download: ``path`` names the ``cifar-10-batches-py`` directory of the official archive (or its
+parent), holding the pickles ``data_batch_1`` .. ``data_batch_5`` (50000 training images) and
+``test_batch`` (10000).
 
 Each batch is a pickled dict with ``data``, a uint8 array (N, 3072) holding each image's red,
 green and blue 32x32 planes in row-major order, and ``labels``, N ints in 0..9 (keys are bytes
@@ -19,13 +20,24 @@ from typing import Any
 import numpy as np
 
 from accelsim.errors import WorkloadError, shown
-from accelsim.train.data.base import Dataset, check_dir, check_limit, register, take
+from accelsim.train.data.base import (
+    Dataset,
+    DatasetShape,
+    check_dir,
+    check_limit,
+    limited,
+    register,
+    register_shape,
+    take,
+)
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 ARCHIVE_DIR = "cifar-10-batches-py"
 CHANNELS, SIDE, CLASSES = 3, 32, 10
 PIXELS = CHANNELS * SIDE * SIDE
+BATCH_IMAGES = 10000  # images in each batch of the official archive
+BATCH_OVERHEAD = 100 * BATCH_IMAGES  # bytes besides the pixels in an official batch, at most
 
 _SAFE_GLOBALS = {
     ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
@@ -43,11 +55,7 @@ def load_cifar10(*, seed: int, path: Any = None, limit_train: int | None = None,
     ``limit_train`` / ``limit_test`` keep the first so many samples of each split (all when
     unset). The split is the archive's own; ``seed`` does not change it.
     """
-    directory = check_dir("cifar10", path, f"{', '.join(TRAIN_BATCHES)} and {TEST_BATCH}")
-    if (directory / ARCHIVE_DIR).is_dir():
-        directory = directory / ARCHIVE_DIR
-    limit_train = check_limit("cifar10", "limit_train", limit_train)
-    limit_test = check_limit("cifar10", "limit_test", limit_test)
+    directory, limit_train, limit_test = _checked(path, limit_train, limit_test)
     train = [read_batch(directory / name) for name in TRAIN_BATCHES]
     x_train = np.concatenate([images for images, _ in train])
     y_train = np.concatenate([labels for _, labels in train])
@@ -63,6 +71,43 @@ def load_cifar10(*, seed: int, path: Any = None, limit_train: int | None = None,
     return Dataset(name="cifar10", x_train=images(x_train), y_train=y_train,
                    x_test=images(x_test), y_test=y_test, num_classes=CLASSES,
                    source=f"CIFAR-10 python batches in {directory}")
+
+
+@register_shape("cifar10")
+def cifar10_shape(*, path: Any = None, limit_train: int | None = None,
+                  limit_test: int | None = None) -> DatasetShape:
+    """The shapes ``load_cifar10`` gives, without unpickling the official archive: a batch
+    file whose size fits 10000 images (see :func:`batch_images`) is taken to hold them; any
+    other batch is read, as the loader reads it, to count its images."""
+    directory, limit_train, limit_test = _checked(path, limit_train, limit_test)
+    train = sum(batch_images(directory / name) for name in TRAIN_BATCHES)
+    test = batch_images(directory / TEST_BATCH)
+    train = limited(train, limit_train, dataset="cifar10", key="limit_train",
+                    where=f"the {len(TRAIN_BATCHES)} data batches")
+    limited(test, limit_test, dataset="cifar10", key="limit_test", where=TEST_BATCH)
+    return DatasetShape((CHANNELS, SIDE, SIDE), CLASSES, train)
+
+
+def batch_images(path: Path) -> int:
+    """Images in one batch file: 10000 when its size is that of an official batch (the pixels,
+    3072 bytes an image, plus at most :data:`BATCH_OVERHEAD` bytes of labels, file names and
+    pickle framing), else counted by reading it. Known limit: a home-made batch of 10001 to
+    10325 images fits that size too, and is taken for 10000 (loading it counts them all)."""
+    if not path.is_file():
+        raise WorkloadError(f"dataset cifar10: missing {path.name} in {path.parent}")
+    pixels = BATCH_IMAGES * PIXELS
+    if pixels <= path.stat().st_size <= pixels + BATCH_OVERHEAD:
+        return BATCH_IMAGES
+    return len(read_batch(path)[1])
+
+
+def _checked(path: Any, limit_train: Any, limit_test: Any
+             ) -> tuple[Path, int | None, int | None]:
+    directory = check_dir("cifar10", path, f"{', '.join(TRAIN_BATCHES)} and {TEST_BATCH}")
+    if (directory / ARCHIVE_DIR).is_dir():
+        directory = directory / ARCHIVE_DIR
+    return (directory, check_limit("cifar10", "limit_train", limit_train),
+            check_limit("cifar10", "limit_test", limit_test))
 
 
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
 """The 8x8 handwritten digits: scikit-learn's copy when installed, a synthetic stand-in if not.
 
-What it owns: the ``digits`` loader and the synthetic generator.
+What it owns: the ``digits`` loader, its shape reader and the synthetic generator.
 
 Real data: ``sklearn.datasets.load_digits`` (1797 images of 8x8 pixels with values 0..16, ten
 classes, shipped inside scikit-learn, no download), scaled to [0, 1] by dividing by 16.
@@ -17,14 +17,20 @@ nearest class mean 90% (real set: 95-97%, 97-98%, 88-91%): learnable, not trivia
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from accelsim.train.data.base import (
     Dataset,
+    DatasetShape,
     check_flag,
     check_fraction,
     check_int,
     register,
+    register_shape,
+    stratified_sizes,
     stratified_split,
 )
 
@@ -37,6 +43,8 @@ SYNTHETIC_SEED = 0x5EED
 ENDPOINT_JITTER = 0.25   # pixels (standard deviation), per endpoint and sample
 GLYPH_SHIFT = 0.35       # pixels (standard deviation), whole glyph, per sample
 PIXEL_NOISE = 0.10       # additive Gaussian noise on [0, 1] intensities
+# Images per class in scikit-learn's copy (a fixed data set), for the shape reader.
+SKLEARN_CLASS_COUNTS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
 
 
 @register("digits")
@@ -49,22 +57,19 @@ def load_digits(*, seed: int, test_fraction: float = 0.2, upsample: int = 1,
     ``upsample`` x ``upsample`` block (nearest neighbour; 4 gives LeNet-5's 32x32).
     ``synthetic`` forces the synthetic stand-in even when scikit-learn is installed.
     """
-    test_fraction = check_fraction("digits", "test_fraction", test_fraction)
-    upsample = check_int("digits", "upsample", upsample, maximum=16)
-    if check_flag("digits", "synthetic", synthetic):
+    test_fraction, upsample, forced = _checked(test_fraction, upsample, synthetic)
+    sklearn_digits, missing = (None, None) if forced else _sklearn_loader()
+    if forced:
         images, labels = synthetic_digits()
         source = "synthetic digits (forced by synthetic=true)"
+    elif sklearn_digits is None:
+        images, labels = synthetic_digits()
+        source = f"synthetic fallback (scikit-learn not installed: {missing})"
     else:
-        try:
-            from sklearn.datasets import load_digits as sklearn_digits
-        except ImportError as exc:
-            images, labels = synthetic_digits()
-            source = f"synthetic fallback (scikit-learn not installed: {exc})"
-        else:
-            bunch = sklearn_digits()
-            images = (bunch.images / LEVELS).astype(np.float32)
-            labels = bunch.target.astype(np.int64)
-            source = "scikit-learn load_digits"
+        bunch = sklearn_digits()
+        images = (bunch.images / LEVELS).astype(np.float32)
+        labels = bunch.target.astype(np.int64)
+        source = "scikit-learn load_digits"
     train, test = stratified_split(labels, test_fraction, seed, dataset="digits")
     x = images[:, None, :, :]
     if upsample > 1:
@@ -72,6 +77,35 @@ def load_digits(*, seed: int, test_fraction: float = 0.2, upsample: int = 1,
     return Dataset(name="digits", x_train=np.ascontiguousarray(x[train]),
                    y_train=labels[train], x_test=np.ascontiguousarray(x[test]),
                    y_test=labels[test], num_classes=CLASSES, source=source)
+
+
+@register_shape("digits")
+def digits_shape(*, test_fraction: float = 0.2, upsample: int = 1,
+                 synthetic: bool = False) -> DatasetShape:
+    """The shapes ``load_digits`` gives, from the class counts of the set it would use
+    (scikit-learn's, or the synthetic stand-in's) and the split's rounding."""
+    test_fraction, upsample, forced = _checked(test_fraction, upsample, synthetic)
+    if forced or _sklearn_loader()[0] is None:
+        counts = tuple(int(n) for n in np.bincount(np.arange(SAMPLES) % CLASSES))
+    else:
+        counts = SKLEARN_CLASS_COUNTS
+    train, _ = stratified_sizes(counts, test_fraction, dataset="digits")
+    return DatasetShape((1, SIDE * upsample, SIDE * upsample), CLASSES, train)
+
+
+def _checked(test_fraction: Any, upsample: Any, synthetic: Any) -> tuple[float, int, bool]:
+    return (check_fraction("digits", "test_fraction", test_fraction),
+            check_int("digits", "upsample", upsample, maximum=16),
+            check_flag("digits", "synthetic", synthetic))
+
+
+def _sklearn_loader() -> tuple[Callable[[], Any] | None, ImportError | None]:
+    """scikit-learn's ``load_digits``, or None and why it cannot be imported."""
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+    except ImportError as exc:
+        return None, exc
+    return sklearn_digits, None
 
 
 def synthetic_digits(samples: int = SAMPLES) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
 """A character-level language-modelling corpus made from text that ships with Python itself.
 
-What it owns: the ``text`` loader and the corpus it reads. No download.
+What it owns: the ``text`` loader, its shape reader and the corpus it reads. No download.
 
 Corpus: the help texts of ``pydoc_data.topics.topics`` (the pages ``help("if")`` shows; about
 465,000 characters in Python 3.11), in sorted key order, separated by blank lines. Some
@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from accelsim.errors import WorkloadError
-from accelsim.train.data.base import Dataset, check_fraction, check_int, register
+from accelsim.train.data.base import (
+    Dataset,
+    DatasetShape,
+    check_fraction,
+    check_int,
+    register,
+    register_shape,
+)
 
 FALLBACK_MODULES = ("argparse", "collections", "contextlib", "csv", "dataclasses", "datetime",
                     "difflib", "enum", "fractions", "functools", "heapq", "inspect", "itertools",
@@ -43,28 +50,52 @@ def load_text(*, seed: int, context: int = 16, max_chars: int | None = 200_000,
     ``max_chars`` caps the corpus (None keeps all of it). ``stride`` spaces the windows (1: one
     per character). The corpus and split are fixed; ``seed`` does not change them.
     """
-    context = check_int("text", "context", context)
-    if max_chars is not None:
-        max_chars = check_int("text", "max_chars", max_chars)
-    test_fraction = check_fraction("text", "test_fraction", test_fraction)
-    stride = check_int("text", "stride", stride)
+    context, max_chars, test_fraction, stride = _checked(context, max_chars, test_fraction,
+                                                         stride)
     corpus, origin = python_corpus()
     text = corpus if max_chars is None else corpus[:max_chars]
     vocab = sorted(set(text))
     codes = np.fromiter((ord(ch) for ch in text), dtype=np.int64, count=len(text))
     ids = np.searchsorted(np.array([ord(ch) for ch in vocab], dtype=np.int64), codes)
-    cut = round(len(ids) * (1.0 - test_fraction))
-    parts = {}
-    for part, segment in (("train", ids[:cut]), ("test", ids[cut:])):
-        if len(segment) <= context:
-            raise WorkloadError(f"dataset text: the {part} text has {len(segment)} characters, "
-                                f"not more than context={context} (max_chars={max_chars}, "
-                                f"test_fraction={test_fraction})")
-        parts[part] = windows(segment, context, stride)
+    cut = _cut(len(ids), context, max_chars, test_fraction)
+    parts = {part: windows(segment, context, stride)
+             for part, segment in (("train", ids[:cut]), ("test", ids[cut:]))}
     kept = f"first {len(text)} of {len(corpus)} characters"
     return Dataset(name="text", x_train=parts["train"][0], y_train=parts["train"][1],
                    x_test=parts["test"][0], y_test=parts["test"][1], num_classes=len(vocab),
                    source=f"{origin}, {kept}", vocab=tuple(vocab))
+
+
+@register_shape("text")
+def text_shape(*, context: int = 16, max_chars: int | None = 200_000,
+               test_fraction: float = 0.1, stride: int = 1) -> DatasetShape:
+    """The shapes ``load_text`` gives, from the corpus's length and character set alone."""
+    context, max_chars, test_fraction, stride = _checked(context, max_chars, test_fraction,
+                                                         stride)
+    corpus, _ = python_corpus()
+    text = corpus if max_chars is None else corpus[:max_chars]
+    cut = _cut(len(text), context, max_chars, test_fraction)
+    return DatasetShape((context,), len(set(text)), len(range(0, cut - context, stride)))
+
+
+def _checked(context: Any, max_chars: Any, test_fraction: Any, stride: Any
+             ) -> tuple[int, int | None, float, int]:
+    context = check_int("text", "context", context)
+    if max_chars is not None:
+        max_chars = check_int("text", "max_chars", max_chars)
+    return (context, max_chars, check_fraction("text", "test_fraction", test_fraction),
+            check_int("text", "stride", stride))
+
+
+def _cut(length: int, context: int, max_chars: int | None, test_fraction: float) -> int:
+    """Where the training text ends; each part must be longer than the context."""
+    cut = round(length * (1.0 - test_fraction))
+    for part, size in (("train", cut), ("test", length - cut)):
+        if size <= context:
+            raise WorkloadError(f"dataset text: the {part} text has {size} characters, "
+                                f"not more than context={context} (max_chars={max_chars}, "
+                                f"test_fraction={test_fraction})")
+    return cut
 
 
 def windows(ids: np.ndarray, context: int, stride: int) -> tuple[np.ndarray, np.ndarray]:

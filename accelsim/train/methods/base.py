@@ -28,10 +28,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from accelsim.errors import WorkloadError, shown
 from accelsim.trace.records import Transfer, Vector
 from accelsim.train.interfaces import Frontend, ParamRef, elements
+from accelsim.train.methods.moments import nonnegative_ops, quantise_nonnegative
 from accelsim.train.methods.quantiser import OperandQuantiser
-from accelsim.train.optim import SGD
+from accelsim.train.optim import SGD, Adam, GradientDescent
 from accelsim.train.quant import quantise, quantise_ops
 from accelsim.train.shadow import ShadowWeights
 from accelsim.train.workload import METHODS as METHOD_NAMES
@@ -67,9 +69,7 @@ class Method:
         self.frontend, self.workload, self.rng = frontend, workload, rng
         self.settings = getattr(workload.methods, method_key(self.name))
         self.params: list[ParamRef] = list(frontend.params())
-        opt = workload.optimizer
-        self.optimizer = SGD(self.params, lr=opt.lr, momentum=opt.momentum,
-                             weight_decay=opt.weight_decay)
+        self.optimizer = build_optimizer(self.params, workload)
         self.layers: dict[str, list[ParamRef]] = {}
         for p in self.params:
             self.layers.setdefault(p.layer, []).append(p)
@@ -141,9 +141,16 @@ class Method:
 
     # ---- shared mechanics for the policies -----------------------------------------------------
     def store_state(self, p: ParamRef, bits: int) -> None:
-        """Keep ``p``'s optimizer state on a ``bits``-wide grid (nearest), in place."""
-        for value in self.optimizer.state(p).values():
-            value[...] = quantise(value, bits).values
+        """Keep ``p``'s optimizer state on ``bits``-wide grids (nearest), in place: signed state
+        (momentum, Adam's m) on the fixed-point grid, non-negative state (Adam's v) on the
+        unsigned floating-point grid of ``methods.moments``, which does not flush small
+        values to zero; at 32 bits or more v stays as it is (fp32)."""
+        nonnegative = self.optimizer.nonnegative_state
+        for kind, value in self.optimizer.state(p).items():
+            if kind not in nonnegative:
+                value[...] = quantise(value, bits).values
+            elif bits < 32:
+                value[...] = quantise_nonnegative(value, bits)
 
     # ---- vector work ---------------------------------------------------------------------------
     def value_dtype(self, layer: str) -> str:
@@ -191,30 +198,35 @@ class Method:
         """The update of ``layer`` on the vector unit, in order: the optimizer's passes
         (``Optimizer.vector_steps``) over every parameter element, reading the gradient, the
         state and the updated copy at their stored widths (a pass reading several at once reads
-        at the widest) and writing the state and the copy (``sgd_update``). Subclasses add what
-        follows."""
+        at the widest) and writing the state and the copy (``sgd_update`` or ``adam_update``,
+        the optimizer's ``vector_kind``). Subclasses add what follows."""
         copies = self.copies(layer)
         primary = next(iter(copies))  # the copy the optimizer updates
         widths = {"grad": self.bits(layer, "weight_grads"), "state": self.state_bits,
                   "weights": copies[primary]}
         count = self.layer_elements(layer)
         work = []
+        kind = self.optimizer.vector_kind  # sgd_update, adam_update
         for step in self.optimizer.vector_steps():
             tensor = "optimizer_state" if step.writes == "state" else primary
-            work.append(self.vector(layer, "update", "sgd_update", count,
+            work.append(self.vector(layer, "update", kind, count,
                                     max(widths[r] for r in step.reads), widths[step.writes],
                                     step.ops, iteration, inputs=len(step.reads),
                                     tensor=tensor))
         return work
 
     def stored_state(self, layer: str, iteration: int) -> list[Vector]:
-        """The momentum of ``layer`` re-quantised (nearest) onto its ``state_bits`` grid, as
-        ``store_state`` does, when it is narrower than 32 bits (RCT, BNN-lowmem)."""
+        """The optimizer state of ``layer`` re-quantised (nearest) onto its ``state_bits``
+        grids, as ``store_state`` does, when they are narrower than 32 bits (RCT, BNN-lowmem):
+        one record per kind of state (SGD's momentum; Adam's m, then v on its own grid)."""
         bits = self.state_bits
-        if bits >= 32 or not self.workload.optimizer.momentum:
+        if bits >= 32:
             return []
+        nonnegative = self.optimizer.nonnegative_state
         return [self.vector(layer, "update", "quantize", self.layer_elements(layer), bits,
-                            bits, quantise_ops(bits), iteration, tensor="optimizer_state")]
+                            bits, nonnegative_ops(bits) if kind in nonnegative
+                            else quantise_ops(bits), iteration, tensor="optimizer_state")
+                for kind in self.optimizer.state_kinds()]
 
     def post_update_work(self, iteration: int) -> list[Vector]:
         """Vector work the update of ``iteration`` left behind once it ran (RCT's weights
@@ -236,37 +248,52 @@ class Method:
 
     # ---- derived from the above ---------------------------------------------------------------
     def update_transfers(self, iteration: int) -> Iterator[Transfer]:
-        """DRAM traffic of the update: read the updated copy, the gradients and the momentum;
-        write the momentum and every copy."""
-        momentum = self.workload.optimizer.momentum > 0
+        """DRAM traffic of the update: read the updated copy, the gradients and each kind of
+        optimizer state (SGD's momentum, or Adam's m and v: one record each); write that state
+        and every copy."""
+        states = len(self.optimizer.state_kinds())
         for layer, params in self.layers.items():
             count = sum(elements(p) for p in params)
             copies = self.copies(layer)
             primary = next(iter(copies))  # the copy the optimizer updates
             moves = [(primary, "read", copies[primary]),
                      ("weight_grads", "read", self.bits(layer, "weight_grads"))]
-            if momentum:
-                moves += [("optimizer_state", "read", self.state_bits),
-                          ("optimizer_state", "write", self.state_bits)]
+            moves += [("optimizer_state", "read", self.state_bits)] * states
+            moves += [("optimizer_state", "write", self.state_bits)] * states
             moves += [(tensor, "write", bits) for tensor, bits in copies.items()]
             for tensor, direction, bits in moves:
                 yield Transfer(iter=iteration, layer=layer, tensor=tensor, dir=direction,
                                elements=count, bits=bits, phase="update")
 
     def memory(self) -> dict[str, Any]:
-        """Bytes held for parameters (every copy), gradients and optimizer state."""
+        """Bytes held for parameters (every copy), gradients and optimizer state (one tensor
+        per kind of state at ``state_bits``: SGD's momentum, Adam's m and v, none for plain
+        SGD)."""
         copies: dict[str, int] = {}
         grads = state = 0
-        momentum = self.workload.optimizer.momentum > 0
+        states = len(self.optimizer.state_kinds())
         for layer, params in self.layers.items():
             count = sum(elements(p) for p in params)
             for tensor, bits in self.copies(layer).items():
                 copies[tensor] = copies.get(tensor, 0) + _bytes(count, bits)
             grads += _bytes(count, self.bits(layer, "weight_grads"))
-            state += _bytes(count, self.state_bits) if momentum else 0
+            state += states * _bytes(count, self.state_bits)
         return {"param_memory_bytes": sum(copies.values()), "param_copies_bytes": copies,
                 "weight_grads_bytes": grads, "optimizer_state_bytes": state,
                 "parameters": sum(elements(p) for p in self.params)}
+
+
+def build_optimizer(params: list[ParamRef], workload: Workload) -> GradientDescent:
+    """The workload's optimizer (``optimizer.name``) over ``params``: SGD with momentum, or
+    Adam; every method shares it and stores its state at its own widths."""
+    opt = workload.optimizer
+    if opt.name == "adam":
+        return Adam(params, lr=opt.lr, beta1=opt.beta1, beta2=opt.beta2, eps=opt.eps,
+                    weight_decay=opt.weight_decay)
+    if opt.name != "sgd":
+        raise WorkloadError(f"optimizer.name: unknown optimizer {shown(opt.name)}; valid: sgd, "
+                            "adam")
+    return SGD(params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
 
 
 def _bytes(count: int, bits: int) -> int:

@@ -15,6 +15,10 @@ after each GEMM layer, built by the front-end); the first layer sees the real in
   of its normalised input), weight gradients as scaled signs (sign(g) * mean|g| per tensor),
   latent weights, errors and momentum at 16 bits.
 
+With Adam both keep its two moments at ``state_bits`` (32 and 16 by default): below 32 bits m on
+the signed fixed-point grid and v on the unsigned floating-point grid of ``methods.moments``
+(see ``Method.store_state``).
+
 Vector work (besides the operand quantisations, see ``quantiser.operand_work``: the network's
 input, and bnn-lowmem's 16-bit errors; a Sign's +-1 output needs none), per element of the
 latent weights (``clip``, ``sign_grad``, ``stochastic_round``, ``binarize``) or of every
@@ -30,10 +34,12 @@ bwd_weight  ``clip``              the straight-through mask, grad * (|latent|  a
 bwd_weight  ``sign_grad``         bnn-lowmem (``grad_bits`` 1): sign(g) *      acc -> 1
                                   mean|g|: sign, abs, add, multiply (4)
 update      ``sgd_update``        SGD on the latents (batch norms: their       latent -> latent
-                                  weights) and momentum
+                                  weights) and momentum (``adam_update``:
+                                  Adam's m, v and step, three records)
 update      ``clip``              latents back into [-1, 1]: max, min (2)      latent -> latent
 update      ``stochastic_round``  latents below 32 bits onto their grid (10)   latent -> latent
-update      ``quantize``          momentum below 32 bits onto its grid (6)     state -> state
+update      ``quantize``          momentum below 32 bits onto its grid (6);    state -> state
+                                  Adam: m (6) and v (9), two records
 update      ``binarize``          the +-1 weights the next forward computes    latent -> 1
                                   with: one compare-select (1; written with
                                   the update, made in ``before_forward``)

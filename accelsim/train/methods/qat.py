@@ -3,8 +3,8 @@
 Before each forward pass the master weights are quantised (nearest rounding, per-tensor
 power-of-two scale) into the copy the layers compute with (the method's shadow weights); the
 gradients computed against that copy reach the master weights unchanged (straight-through
-estimator: the scale is chosen from the tensor's range, so nothing saturates), and SGD updates
-the master copy in fp32.
+estimator: the scale is chosen from the tensor's range, so nothing saturates), and the optimizer
+updates the master copy in fp32 (SGD's momentum, or both of Adam's moments, kept in fp32).
 
 Vector work (besides the operand quantisations every integer method makes, see
 ``quantiser.operand_work``), per parameter element of each layer:
@@ -15,6 +15,7 @@ phase       kind            what                                               b
 bwd_weight  ``quantize``    gradients to ``grad_bits``, nearest (only below    acc -> grad, int
                             32 bits; ``prepare_gradients``)
 update      ``sgd_update``  SGD on the fp32 master copy and momentum           32 -> 32, fp
+                            (``adam_update``: Adam, m and v in fp32)
 update      ``quantize``    the master copy to the ``weight_bits`` copy the    32 -> weight, fp
                             next forward computes with, nearest (written with
                             the update, as the update's transfers say; the

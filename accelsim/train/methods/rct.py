@@ -7,7 +7,11 @@ moves a weight with the right probability. Every ``interval`` iterations each la
 updates underflow and it gains a bit, above ``t_max`` it learns comfortably and loses one (RCT,
 Huang et al. 2021, Algorithm 1). APT's trade-off knob divides both thresholds by
 (1 + tradeoff). A layer's width applies to its weights and to both operands of its GEMMs;
-gradients and momentum are stored at ``grad_bits`` and ``state_bits``.
+gradients are stored at ``grad_bits`` and the optimizer state (SGD's momentum, or Adam's two
+moments) at ``state_bits``: the momentum and Adam's m on the signed fixed-point grid, Adam's v
+(non-negative, with the square of the gradient's dynamic range) on the unsigned floating-point
+grid of ``methods.moments``, which keeps small values instead of flushing them to zero (a v
+of zero under a surviving m would make Adam's step m / (sqrt(v) + eps) explode).
 
 Vector work (besides the operand quantisations, see ``quantiser.operand_work``), per parameter
 element of each layer, all fixed point, b_l the layer's width:
@@ -18,11 +22,12 @@ phase       kind            what (ops)                                          
 bwd_weight  ``quantize``    gradients to ``grad_bits``, nearest (6)              acc -> grad
 update      ``sgd_update``  the momentum, v = mu * v + g (+ weight decay)        grad, state
                                                                                  -> state
+            ``adam_update`` (Adam: m (3, +2 decay), then v (4); two records)
 update      ``rct_update``  step = lr * v, w - step (2), Gavg's mean abs step    b_l -> b_l
                             (abs, add: 2), stochastic rounding onto the grid
-                            (10): 14
-update      ``quantize``    the momentum back onto ``state_bits`` (6)            state ->
-                                                                                 state
+                            (10): 14 (Adam: its step, 6, instead of 2: 18)
+update      ``quantize``    the momentum back onto ``state_bits`` (6); Adam: m   state ->
+                            (6), then v onto its unsigned grid (9)               state
 update      ``quantize``    at a width decision that narrows a layer, its        b_l -> b_l - 1
                             weights onto the coarser grid (6)
 ==========  ==============  ===================================================  ============
