@@ -23,6 +23,9 @@ FORBIDDEN = {
     "replay": {"study", "sweep", "train"},
     "spec": {"sim", "train", "energy", "report", "replay", "sweep", "study", "hardware",
              "trace"},
+    # PyTorch networks only: a workload names them, a front-end builds them, they know nothing
+    "zoo": {"sim", "train", "energy", "report", "replay", "sweep", "study", "hardware",
+            "trace", "spec"},
 }
 
 
