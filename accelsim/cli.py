@@ -122,16 +122,57 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    from accelsim.train.recorded_widths import read_widths
+    from accelsim.train.shape_trace import check_iterations, shape_trace
+    from accelsim.train.workload import load_workload
+
+    check_iterations(args.iterations)
+    if args.widths_from is not None and args.method != "rct":
+        raise UsageError(f"--widths-from sets rct's widths; {args.method} takes its widths "
+                         "from the workload (methods section, --set)")
+    check_writable(args.out, "--out")
+    workload = load_workload(args.workload, args.set)
+    widths = read_widths(args.widths_from) if args.widths_from is not None else None
+    metrics = shape_trace(workload, args.method, args.out, iterations=args.iterations,
+                          widths=widths)
+    counts, memory = metrics["trace"], metrics["training_memory"]
+    print(f"{workload.name} / {args.method}: shape-only trace (no data, nothing trained, no "
+          f"accuracy) of {metrics['iterations']:,} iterations at batch {metrics['batch_size']}: "
+          f"{counts['records']:,} records ({counts['gemms']:,} GEMMs, "
+          f"{counts['transfers']:,} transfers, {counts['vectors']:,} vector ops), parameter "
+          f"memory {memory['param_memory_bytes']:,} B, training memory "
+          f"{memory['peak_bytes']:,} B, in {metrics['wall_time_s']:.1f} s")
+    print(f"wrote {Path(args.out) / 'trace.jsonl.gz'}, metrics.json")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from accelsim.study.compare import table
     from accelsim.study.run import parse_methods, run_study
 
     methods = parse_methods(args.methods)
     _check_training_options(args)
+    widths = None
+    if args.shape_only:
+        from accelsim.train.recorded_widths import read_widths
+        from accelsim.train.shape_trace import check_iterations
+
+        if args.iterations is not None:
+            check_iterations(args.iterations)
+        if args.widths_from is not None:
+            if "rct" not in methods:
+                raise UsageError("--widths-from sets rct's widths, but rct is not in --methods")
+            widths = read_widths(args.widths_from)
+    elif args.iterations is not None or args.widths_from is not None:
+        raise UsageError(f"{'--iterations' if args.iterations is not None else '--widths-from'}"
+                         " needs --shape-only (training runs for --epochs and chooses its "
+                         "own widths)")
     check_writable(args.out, "--out")
     doc = run_study(args.workload, args.hw, methods, args.out, epochs=args.epochs,
                     seed=args.seed, workload_overrides=args.set,
-                    hardware_overrides=args.hw_set, figures=not args.no_figures)
+                    hardware_overrides=args.hw_set, figures=not args.no_figures,
+                    shape_only=args.shape_only, iterations=args.iterations, widths=widths)
     print(table(doc))
     print(f"wrote {Path(args.out) / 'comparison.json'}, comparison.csv"
           f"{', figures/' if not args.no_figures else ''}")
@@ -261,6 +302,23 @@ def build_parser() -> argparse.ArgumentParser:
     _training_options(p)
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("trace", help="write a method's training trace from the network's "
+                       "shapes alone (no data, no training, no accuracy)")
+    p.add_argument("--workload", required=True, metavar="FILE",
+                   help=f"workload YAML or preset name ({workloads})")
+    p.add_argument("--method", required=True, type=method_name, metavar="METHOD",
+                   help=f"training method: {', '.join(METHODS)}")
+    p.add_argument("--iterations", required=True, type=int, metavar="N",
+                   help="training iterations to trace (epochs cut as training cuts them, the "
+                        "last batch of each smaller)")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for trace and metrics")
+    p.add_argument("--widths-from", metavar="RUN_DIR",
+                   help="rct: apply the per-layer widths of RUN_DIR/metrics.json's "
+                        "bitwidth_history, each from its iteration on (default: methods.rct)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a workload key (repeatable), e.g. batch_size=256")
+    p.set_defaults(func=cmd_trace)
+
     p = sub.add_parser("run", help="train methods, simulate each, compare (the main study)")
     p.add_argument("--workload", default="lenet5-digits", metavar="FILE",
                    help=f"workload YAML or preset (default: lenet5-digits; presets: {workloads})")
@@ -274,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hw-set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a hardware key (repeatable)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--shape-only", action="store_true",
+                   help="train nothing: write each method's trace from the network's shapes "
+                        "(accelsim trace); prices energy, time and memory, measures no accuracy")
+    p.add_argument("--iterations", type=int, metavar="N",
+                   help="with --shape-only: iterations to trace (default: the workload's "
+                        "epochs of batches)")
+    p.add_argument("--widths-from", metavar="RUN_DIR",
+                   help="with --shape-only: rct's per-layer widths from a recorded run")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("compare", help="compare existing run directories")

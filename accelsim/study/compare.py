@@ -5,6 +5,11 @@ simulation). ``compare`` reads any number of them and builds ``comparison.json``
 accuracy, energy (total and by component), GEMM energy, parameter-movement energy, parameter
 memory, latency and peak on-chip occupancy, and the savings of every method against FP32 and
 against QAT, each figure naming its baseline.
+
+A run traced from shapes alone (``accelsim trace``, ``accelsim run --shape-only``: its
+``metrics.json`` says ``shape_only``) measured no accuracy: its row has ``accuracy`` null and
+``shape_only`` true, the document ``shape_only`` true and a ``note`` saying so, the table and the
+CSV show "n/a (shape-only)", and no accuracy saving is computed against or for it.
 """
 
 from __future__ import annotations
@@ -39,7 +44,12 @@ DEFINITIONS = {
     "latency_s": "simulated time of the whole training run",
     "peak_onchip_bytes": "largest sum of the SRAMs' peak occupancies",
     "savings": "(baseline - method) / baseline x 100 %: positive means the method spends less",
+    "shape_only": "the trace was written from the network's shapes (accelsim trace), without "
+                  "data or training: energy, latency and memory hold, no accuracy was measured",
 }
+SHAPE_ONLY_ACCURACY = "n/a (shape-only)"
+SHAPE_ONLY_NOTE = ("no accuracy was measured for {methods}: shape-only traces (written from the "
+                   "network's shapes, without data or training)")
 
 
 class CompareError(AccelsimError):
@@ -61,6 +71,7 @@ def method_row(run_dir: str | Path) -> dict[str, Any]:
     run = Path(run_dir)
     metrics = _load(run / "metrics.json", "train")
     report = _load(run / "report.json", "simulate")
+    shape_only = metrics.get("shape_only") is True
     energy = report["energy_pj"]
     by_tensor = report["energy_pj_by_tensor"]
     buffers = report["buffers"]
@@ -69,7 +80,8 @@ def method_row(run_dir: str | Path) -> dict[str, Any]:
         "workload": metrics["workload"],
         "hardware": report["hardware"],
         "run_dir": str(run),
-        "accuracy": metrics["test_accuracy"],
+        "accuracy": None if shape_only else metrics["test_accuracy"],
+        "shape_only": shape_only,
         "energy_pj": energy,
         "energy_total_pj": energy["total"],
         "gemm_energy_pj": energy["mac"],
@@ -108,14 +120,26 @@ def compare(run_dirs: list[str | Path]) -> dict[str, Any]:
                 continue
             if only is not None and name not in only:
                 continue
+            accuracy, base_accuracy = row["accuracy"], methods[base]["accuracy"]
             row.setdefault("savings", {})[f"vs_{base}"] = {
                 "baseline": base,
                 **{m: _saving(methods[base][m], row[m]) for m in SAVED},
-                "accuracy_points": 100.0 * (row["accuracy"] - methods[base]["accuracy"]),
+                "accuracy_points": None if accuracy is None or base_accuracy is None
+                else 100.0 * (accuracy - base_accuracy),
             }
     first = rows[0]
-    return {"workload": first["workload"], "hardware": first["hardware"],
-            "definitions": DEFINITIONS, "methods": methods}
+    doc = {"workload": first["workload"], "hardware": first["hardware"],
+           "definitions": DEFINITIONS, "methods": methods,
+           "shape_only": any(row["shape_only"] for row in rows)}
+    if doc["shape_only"]:
+        doc["note"] = SHAPE_ONLY_NOTE.format(methods=", ".join(
+            name for name, row in methods.items() if row["shape_only"]))
+    return doc
+
+
+def _accuracy(row: dict[str, Any]) -> str:
+    """A method's accuracy as the table and the CSV show one that was never measured."""
+    return SHAPE_ONLY_ACCURACY if row.get("shape_only") else "n/a"
 
 
 TABLE_ROWS = [
@@ -137,7 +161,8 @@ def table(doc: dict[str, Any]) -> str:
     header = ["", *methods, *[f"{n} {k.replace('_', ' ')}" for n, k in savings]]
     lines = [header]
     for key, label, fmt in TABLE_ROWS:
-        cells = [label, *[fmt(row[key]) for row in methods.values()]]
+        cells = [label, *[_accuracy(row) if row[key] is None else fmt(row[key])
+                          for row in methods.values()]]
         for name, base in savings:
             s = methods[name]["savings"][base]
             value = s["accuracy_points"] if key == "accuracy" else s[key]
@@ -148,6 +173,8 @@ def table(doc: dict[str, Any]) -> str:
     widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
     out = [f"{doc['workload']} on {doc['hardware']} (savings: positive = less than the "
            "baseline)"]
+    if doc.get("note"):
+        out.append(doc["note"])
     for row in lines:
         out.append("  ".join(c.rjust(w) if i else c.ljust(w)
                              for i, (c, w) in enumerate(zip(row, widths, strict=True))))
@@ -162,13 +189,15 @@ def comparison_csv(doc: dict[str, Any]) -> str:
     saving_cols = [f"saving_{m}_vs_{b}_pct" for b in BASELINES for m in SAVED]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["method", *keys, *saving_cols])
+    writer.writerow(["method", *keys, *saving_cols, "shape_only"])
     for name, row in doc["methods"].items():
         values = [row[k] if k in row else row["energy_pj"][k[len("energy_"):-len("_pj")]]
                   for k in keys]
+        if values[0] is None:
+            values[0] = _accuracy(row)
         savings = []
         for b in BASELINES:
             s = row.get("savings", {}).get(f"vs_{b}")
             savings += [("" if s is None or s[m] is None else f"{s[m]:.4f}") for m in SAVED]
-        writer.writerow([name, *values, *savings])
+        writer.writerow([name, *values, *savings, "true" if row.get("shape_only") else "false"])
     return buf.getvalue()

@@ -25,11 +25,15 @@ def _reports(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _run_length(doc: dict[str, Any]) -> str:
-    """'675 iterations' (or per method, when they differ)."""
+    """'675 iterations' (or per method, when they differ), saying when the traces were
+    written from shapes alone (no training: no accuracy anywhere in the figures)."""
     counts = {m: row.get("iterations") for m, row in doc["methods"].items()}
     if len(set(counts.values())) == 1:
-        return f"{next(iter(counts.values())):,} iterations"
-    return ", ".join(f"{m} {n:,}" for m, n in counts.items()) + " iterations"
+        length = f"{next(iter(counts.values())):,} iterations"
+    else:
+        length = ", ".join(f"{m} {n:,}" for m, n in counts.items()) + " iterations"
+    return length + (", shape-only traces: nothing trained, no accuracy measured"
+                     if doc.get("shape_only") else "")
 
 
 def energy_breakdown(doc: dict[str, Any], out: Path) -> list[Path]:
@@ -82,8 +86,12 @@ def bitwidth_heatmap(metrics: dict[str, Any], out: Path, name: str = "rct_bitwid
                       interpolation="nearest", extent=(0, total, len(layers) - 0.5, -0.5))
     ax.set_yticks(range(len(layers)), layers)
     ax.set_xlabel("training iteration")
+    source = ""
+    if metrics.get("shape_only"):  # nothing trained: the widths were given, not chosen
+        source = ", shape-only: widths from " + (
+            "a recorded run" if metrics.get("widths_from") else "the configuration")
     ax.set_title(f"{metrics['method'].upper()} per-layer bitwidth, {metrics['workload']} "
-                 f"({total:,} iterations)")
+                 f"({total:,} iterations{source})")
     bar = fig.colorbar(image, ax=ax, label="bits", ticks=widths)
     bar.ax.set_yticklabels([str(w) for w in widths])
     return save_figure(fig, out, name)
