@@ -71,21 +71,23 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from accelsim.progress import Progress
     from accelsim.replay import CostCache, placed_ops, replay
     from accelsim.report import write_report
-    from accelsim.trace import read_trace
+    from accelsim.trace.io import TraceReader
 
     hw = load_hardware(args.hw, args.set)
     only = op_kinds(args.only) if args.only is not None else None
-    header, ops = read_trace(args.trace)
-    if only is not None:
-        ops = [op for op in ops if op.op in only]
     if args.timeline_ops < 1:
         raise UsageError(f"--timeline-ops must be at least 1, got {args.timeline_ops}")
     check_writable(args.out, "--out")
     if args.timeline:
         check_writable(args.timeline, "--timeline", directory=False)
+
+    def ops(reader: TraceReader):
+        """The trace's ops as they stream from the file (bounded memory at any length)."""
+        return (op for op in reader if op.op in only) if only is not None else iter(reader)
+
     cache = CostCache(hw)
-    with Progress(len(ops), "replay") as bar:
-        report = replay(hw, ops, header, progress=bar.update, cache=cache)
+    with TraceReader(args.trace) as reader, Progress(None, "replay", unit="op") as bar:
+        report = replay(hw, ops(reader), reader.header, progress=bar.update, cache=cache)
     doc = write_report(report, args.out)
     e = doc["energy_pj"]
     share = (f" (mac {e['mac'] / e['total']:.0%}, dram {e['dram'] / e['total']:.0%})"
@@ -98,8 +100,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.timeline:
         from accelsim.report.timeline import chrome_trace, write_timeline
 
-        write_timeline(args.timeline, chrome_trace(hw, placed_ops(hw, ops, cache),
-                                                   args.timeline_ops))
+        with TraceReader(args.trace) as reader:
+            write_timeline(args.timeline, chrome_trace(hw, placed_ops(hw, ops(reader), cache),
+                                                       args.timeline_ops))
         print(f"wrote {args.timeline} (open it in ui.perfetto.dev)")
     return 0
 

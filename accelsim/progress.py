@@ -15,10 +15,11 @@ from typing import Any, TextIO
 class Progress:
     """``with Progress(total, "replay") as bar: bar.update(done); bar.note(loss=0.3)``.
 
-    ``update`` takes the absolute count done so far. ``enabled`` None means "on a terminal".
+    ``update`` takes the absolute count done so far; ``total`` None counts without an end (a
+    trace read as it streams). ``enabled`` None means "on a terminal".
     """
 
-    def __init__(self, total: int, label: str, stream: TextIO | None = None,
+    def __init__(self, total: int | None, label: str, stream: TextIO | None = None,
                  enabled: bool | None = None, unit: str = "it"):
         self.stream = stream or sys.stderr
         self.enabled = _is_tty(self.stream) if enabled is None else enabled
@@ -27,7 +28,7 @@ class Progress:
         if self.enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=max(total, 1), desc=label, file=self.stream, unit=unit,
+            self._bar = tqdm(total=None if total is None else max(total, 1), desc=label, file=self.stream, unit=unit,
                              dynamic_ncols=True, leave=True, mininterval=0.2,
                              smoothing=0.1)
 

@@ -44,10 +44,10 @@ def simulate_run(run_dir: Path, hw, progress: Callable[[int], None] | None = Non
     """Replay ``run_dir/trace.jsonl.gz`` on ``hw`` and write the report beside it."""
     from accelsim.replay import replay
     from accelsim.report import write_report
-    from accelsim.trace import read_trace
+    from accelsim.trace.io import TraceReader
 
-    header, ops = read_trace(run_dir / "trace.jsonl.gz")
-    return write_report(replay(hw, ops, header, progress=progress), run_dir)
+    with TraceReader(run_dir / "trace.jsonl.gz") as reader:
+        return write_report(replay(hw, reader, reader.header, progress=progress), run_dir)
 
 
 def compare_runs(run_dirs: list[str | Path], out: str | Path, *, figures: bool = True
