@@ -80,6 +80,12 @@ _observers: ContextVar[tuple[GemmObserver, ...]] = ContextVar("accelsim_gemm_obs
                                                               default=())
 
 
+def installed() -> tuple[GemmObserver, ...]:
+    """The observers installed now, in installation order: what a front-end that computes its
+    GEMMs itself (the torch front-end) hands its operands to."""
+    return _observers.get()
+
+
 @contextmanager
 def observing(observer: GemmObserver) -> Iterator[GemmObserver]:
     """Install ``observer`` for the GEMMs run inside the ``with`` block (after any outer ones)."""

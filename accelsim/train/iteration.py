@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 # What layers keep for backward besides GEMM inputs (which the GEMMs' own traffic covers).
 KEPT_OUTSIDE_GEMMS = ("mask", "normalised", "statistics", "sign_input", "argmax", "indices",
-                      "softmax")
+                      "softmax", "input", "output")  # the last two: torch element-wise layers
 EVAL_BATCH = 256
 
 

@@ -451,7 +451,7 @@ def test_a_failure_while_writing_leaves_nothing(fails, tmp_path, monkeypatch):
     assert (tmp_path / "kept").is_dir() and not list((tmp_path / "kept").iterdir())
 
 
-# ---- a PyTorch front-end (skipped until accelsim.train.torch_frontend has TorchFrontend) ------
+# ---- a PyTorch front-end (the torch extra) ----------------------------------------------------
 
 RESIDUAL_NET = '''
 import torch
@@ -481,16 +481,13 @@ def build(*_, **__):
 '''
 
 
-def torch_frontend_ready() -> bool:
+def needs_torch_frontend(test):
+    """Skipped only where PyTorch is not installed (the torch extra)."""
     try:
-        from accelsim.train.torch_frontend import TorchFrontend  # noqa: F401
+        import torch  # noqa: F401
     except ImportError:
-        return False
-    return True
-
-
-needs_torch_frontend = pytest.mark.skipif(not torch_frontend_ready(),
-                                          reason="accelsim.train.torch_frontend not there yet")
+        return pytest.mark.skip(reason="PyTorch is not installed")(test)
+    return test
 
 
 @needs_torch_frontend
