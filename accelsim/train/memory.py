@@ -13,6 +13,9 @@ arithmetic, no layer classes) and counts:
 - transients: the activation flowing forward, the two error tensors flowing backward, and the
   weight gradients produced so far.
 
+:func:`resident_memory` is the other accounting, Wang et al.'s (binary networks on the edge,
+docs/papers-bnn.md): the same tensors at the same widths, all resident at once.
+
 The peak is taken over the iteration: during the forward pass (kept tensors accumulate) and the
 backward pass (kept tensors are released layer by layer while gradients accumulate). Value widths
 follow the network (``LayerInfo.out_width``): a GEMM's or a norm's output is stored at the
@@ -138,3 +141,43 @@ def training_memory(layers: Sequence[LayerInfo], method: Method) -> MemoryModel:
     result.peak_bytes = static + peak
     result.peak_phase = phase
     return result
+
+
+@dataclass
+class ResidentMemory:
+    """Wang et al.'s accounting of training memory (their repository's spreadsheet,
+    ``memory_estimation/memory_estimation.xlsx``): every tensor resident at once."""
+
+    param_bytes: int  # every copy of the parameters
+    optimizer_state_bytes: int
+    weight_grads_bytes: int  # all of them
+    kept_bytes: int  # every tensor every layer keeps for backward, all at once
+    error_buffers_bytes: int  # the largest GEMM input's and the largest GEMM output's errors
+
+    @property
+    def total_bytes(self) -> int:
+        return (self.param_bytes + self.optimizer_state_bytes + self.weight_grads_bytes
+                + self.kept_bytes + self.error_buffers_bytes)
+
+
+def resident_memory(layers: Sequence[LayerInfo], method: Method) -> ResidentMemory:
+    """Training memory as Wang et al. account it: the parameters (every copy), the optimizer
+    state and *all* weight gradients, every tensor each layer keeps for backward (at the
+    widths :func:`training_memory` gives them) and two error buffers, one as large as the
+    largest input of a GEMM layer (the network's input included: their MAX(act_in)) and one
+    as large as the largest GEMM output, each at that layer's error width: all resident
+    together. :func:`training_memory`'s peak follows the iteration instead: a layer's kept
+    tensors are freed once its backward has run, the errors live are the two flowing at that
+    moment, and backward never makes the network input's gradient."""
+    model = training_memory(layers, method)
+    largest = {"in": (0, 0), "out": (0, 0)}  # elements, bits
+    for place in places(layers, method):
+        info = place.info
+        if not info.gemms:
+            continue
+        errors = method.bits(place.owner, "errors")
+        for end, shape in (("in", info.in_shape), ("out", info.out_shape)):
+            largest[end] = max(largest[end], (math.prod(shape), errors))
+    return ResidentMemory(sum(model.param_copies_bytes.values()), model.optimizer_state_bytes,
+                          model.weight_grads_bytes, sum(k.bytes for k in model.kept),
+                          sum(_bytes(*buffer) for buffer in largest.values()))

@@ -2,7 +2,9 @@
 
 Each builder takes the data set's input shape and class count, a seeded generator, and its own
 parameters from the workload (``model.params``); an unknown model or parameter is a
-``WorkloadError`` naming it. Layer names (``conv1``, ``fc1``, ...) are the names the trace and
+``WorkloadError`` naming it. Besides accelsim's small models, Wang et al.'s three sequential
+networks for binary training on the edge (``bnn-mlp``, ``bnn-cnv``, ``bnn-binarynet``; their
+ResNetE-18 is ``accelsim/zoo/resnete.py``). Layer names (``conv1``, ``fc1``, ...) are the names the trace and
 reports use.
 """
 
@@ -101,6 +103,110 @@ def cnn(input_shape: tuple[int, ...], classes: int, rng: np.random.Generator, *,
         MaxPool2d(2, name="pool3"), *_activation(variant, c3, "3", spatial=True),
         Flatten(), Linear(c3 * (h // 4) * (w // 4), classes, rng=rng, name="fc", bias=bias),
         *_output_norm(variant, classes)], name="cnn")
+
+
+# ---- the networks of Wang et al., "Enabling Binary Neural Network Training on the Edge" ----
+# (github.com/awai54st/Enabling-Binary-Neural-Network-Training-on-the-Edge,
+# training_emulation_on_gpu/model_architectures.py): no biases (a batch norm's beta only),
+# every GEMM layer binarised, the first one seeing the real input, the logits batch-normalised
+# before the softmax. ResNetE-18 has shortcuts: accelsim/zoo/resnete.py (torch).
+
+def _paper_norm(variant: str | None, features: int, name: str, spatial: bool) -> list:
+    """What follows a GEMM layer in Wang et al.'s networks: a batch norm and a Sign (the
+    low-memory form: their l1 batch norm, beta only, with its custom 1-bit backward; a Sign
+    keeping a 1-bit mask); ReLU for the real-valued form (``variant`` None)."""
+    if variant is None:
+        return [ReLU(f"relu{name}")]
+    return [_bnn_norm(variant, features, f"bn{name}", spatial),
+            Sign(f"sign{name}", store="real" if variant == "bnn" else "mask")]
+
+
+def _bnn_norm(variant: str | None, features: int, name: str, spatial: bool):
+    """The standard method's batch norm (Keras' BatchNormalization: gamma, beta, eps 1e-4) or
+    the low-memory method's l1 batch norm (beta only, no eps to speak of, the paper's
+    backward)."""
+    if variant == "bnn":
+        return (BatchNorm2d if spatial else BatchNorm1d)(features, name=name, eps=1e-4)
+    return (L1BatchNorm2d if spatial else L1BatchNorm1d)(features, name=name, backward="paper",
+                                                         scale=False, half=True, eps=1e-12)
+
+
+def _paper_output(variant: str | None, classes: int) -> list:
+    return [] if variant is None else [_bnn_norm(variant, classes, "bn_out", spatial=False)]
+
+
+@model("bnn-mlp")
+def bnn_mlp(input_shape: tuple[int, ...], classes: int, rng: np.random.Generator, *,
+            hidden: tuple[int, ...] = (256, 256, 256, 256), variant: str | None = None
+            ) -> Sequential:
+    """Wang et al.'s MLP for MNIST (model_architectures.py L14-35): 784 -> 256 x 4 -> 10, each
+    hidden layer dense, batch norm, sign; the logits batch-normalised."""
+    bias = variant is None
+    layers: list = [Flatten()]
+    features = int(np.prod(input_shape))
+    for n, width in enumerate(hidden, start=1):
+        layers += [Linear(features, width, rng=rng, name=f"fc{n}", bias=bias),
+                   *_paper_norm(variant, width, str(n), spatial=False)]
+        features = width
+    layers += [Linear(features, classes, rng=rng, name=f"fc{len(hidden) + 1}", bias=bias),
+               *_paper_output(variant, classes)]
+    return Sequential(layers, name="bnn-mlp")
+
+
+def _conv_stack(input_shape: tuple[int, ...], classes: int, rng: np.random.Generator,
+                variant: str | None, convs: tuple[tuple[int, bool], ...], padding: int,
+                pool_first: bool, dense: tuple[int, ...], name: str) -> Sequential:
+    """3x3 convolutions (``convs``: channels, pooled after it), then dense layers. Pooling
+    (2x2, stride 2) comes after the Sign (``pool_first`` False, CNV) or straight after the
+    convolution (BinaryNet)."""
+    c, h, w = input_shape
+    bias = variant is None
+    layers: list = []
+    for n, (channels, pooled) in enumerate(convs, start=1):
+        layers.append(Conv2d(c, channels, 3, rng=rng, padding=padding, name=f"conv{n}",
+                             bias=bias))
+        h, w = h + 2 * padding - 2, w + 2 * padding - 2
+        pool = [MaxPool2d(2, name=f"pool{n}")] if pooled else []
+        after = _paper_norm(variant, channels, str(n), spatial=True)
+        layers += pool + after if pool_first else after + pool
+        if pooled:
+            h, w = h // 2, w // 2
+        if h < 1 or w < 1:
+            raise WorkloadError(f"model {name}: input {input_shape[1]}x{input_shape[2]} is too "
+                                "small for its convolutions")
+        c = channels
+    layers.append(Flatten())
+    features = c * h * w
+    for n, width in enumerate(dense, start=1):
+        layers += [Linear(features, width, rng=rng, name=f"fc{n}", bias=bias),
+                   *_paper_norm(variant, width, f"_fc{n}", spatial=False)]
+        features = width
+    layers += [Linear(features, classes, rng=rng, name=f"fc{len(dense) + 1}", bias=bias),
+               *_paper_output(variant, classes)]
+    return Sequential(layers, name=name)
+
+
+@model("bnn-cnv")
+def bnn_cnv(input_shape: tuple[int, ...], classes: int, rng: np.random.Generator, *,
+            variant: str | None = None) -> Sequential:
+    """Wang et al.'s CNV for CIFAR-10 (FINN's; model_architectures.py L37-81): 3x3 valid
+    convolutions 64, 64, pool, 128, 128, pool, 256, 256, then dense 512, 512, classes; pooling
+    after the Sign. 32x32 inputs give 30, 28 -> 14, 12, 10 -> 5, 3, 1."""
+    convs = ((64, False), (64, True), (128, False), (128, True), (256, False), (256, False))
+    return _conv_stack(input_shape, classes, rng, variant, convs, 0, False, (512, 512),
+                       "bnn-cnv")
+
+
+@model("bnn-binarynet")
+def bnn_binarynet(input_shape: tuple[int, ...], classes: int, rng: np.random.Generator, *,
+                  variant: str | None = None) -> Sequential:
+    """BinaryNet (Courbariaux et al. 2016) as Wang et al. train it on CIFAR-10
+    (model_architectures.py L83-128): 3x3 same convolutions 128, 128 + pool, 256, 256 + pool,
+    512, 512 + pool, then dense 1024, 1024, classes; pooling straight after the convolution,
+    before the batch norm."""
+    convs = ((128, False), (128, True), (256, False), (256, True), (512, False), (512, True))
+    return _conv_stack(input_shape, classes, rng, variant, convs, 1, True, (1024, 1024),
+                       "bnn-binarynet")
 
 
 @model("lenet5")

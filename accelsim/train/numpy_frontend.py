@@ -15,6 +15,7 @@ import numpy as np
 
 from accelsim.train.interfaces import LayerInfo, ParamRef
 from accelsim.train.layers import Parameter, Sequential
+from accelsim.train.layers.binary import configure_l1_norms, configure_signs
 from accelsim.train.models import build_model
 
 
@@ -62,6 +63,17 @@ class NumpyFrontend:
               variant: str | None = None) -> NumpyFrontend:
         """The named network (``models.MODELS``) in the form ``variant`` asks for."""
         return cls(build_model(name, params, input_shape, classes, rng, variant=variant))
+
+    def configure_l1_norms(self, backward: str) -> None:
+        """Give every l1 batch norm the backward a binary method asks for (``norm_backward``;
+        ``layers.binary.configure_l1_norms``)."""
+        configure_l1_norms(self.model.layers, backward)
+
+    def configure_signs(self, store: str, out_bits: int = 1) -> None:
+        """Make every Sign keep what a binary method asks for (``sign_store``: real or
+        mask) and store its output at ``out_bits`` (``activation_bits``;
+        ``layers.binary.configure_signs``)."""
+        configure_signs(self.model.layers, store, out_bits)
 
     def params(self) -> list[ParamRef]:
         return list(self._params)

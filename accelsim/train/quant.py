@@ -1,6 +1,7 @@
 """Fixed-point quantisation with a per-tensor power-of-two step, and its straight-through gradient.
 
-What it owns: :func:`quantise` (float tensor -> values on a b-bit grid, 1 <= b <= 32), the
+What it owns: :func:`quantise` (float tensor -> values on a b-bit grid, 1 <= b <= 32),
+:func:`round_float` (onto IEEE half or single precision: the floating-point formats), the
 :class:`Quantised` result it returns (dequantised values plus the step exponent and width, from
 which the integer codes follow exactly), the choice of that exponent from the tensor's range
 (:func:`choose_exponent`), :func:`straight_through`, the gradient rule QAT uses, and
@@ -155,6 +156,35 @@ def quantise_ops(bits: int, rounding: str = "nearest", *, ranged: bool = True) -
         return 1
     ops = 8 if rounding == "stochastic" else 4
     return ops + (2 if ranged else 0)
+
+
+FLOAT_BITS = (16, 32)  # the floating-point formats: IEEE half and single precision
+
+
+def round_float(x: np.ndarray, bits: int) -> np.ndarray:
+    """``x`` rounded to the IEEE binary format of ``bits`` (16: half precision, numpy
+    float16; 32: single, float32), nearest with ties to even, overflow to +-inf, and returned
+    in ``x``'s dtype: what ``tf.cast(x, tf.float16)`` and back does in Wang et al.'s
+    emulation. Unlike :func:`quantise` there is no per-tensor scale: the format's own
+    exponent (5 bits at 16) gives every element its own."""
+    if bits not in FLOAT_BITS:
+        raise ValueError(f"a floating-point format has {' or '.join(map(str, FLOAT_BITS))} "
+                         f"bits, got {bits!r}")
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"round_float expects a float tensor, got dtype {x.dtype}")
+    narrow = np.float16 if bits == 16 else np.float32
+    if x.dtype.itemsize * 8 <= bits:
+        return x.copy()
+    return x.astype(narrow).astype(x.dtype)
+
+
+def round_float_ops(bits: int) -> int:
+    """Vector operations per element of :func:`round_float`: one conversion to the narrower
+    format (rounding included)."""
+    if bits not in FLOAT_BITS:
+        raise ValueError(f"a floating-point format has 16 or 32 bits, got {bits!r}")
+    return 1
 
 
 def straight_through(grad: np.ndarray, x: np.ndarray, q: Quantised) -> np.ndarray:

@@ -144,7 +144,8 @@ def gemm_op(method: Method, layer: str, shape: GemmShape) -> GemmOp:
     if method.dtype != "fp":
         a_tensor, b_tensor, _ = OPERAND_TENSORS[shape.phase]
         a_bits, b_bits = method.bits(layer, a_tensor), method.bits(layer, b_tensor)
-        dtype = "int"
+        formats = (method.tensor_dtype(layer, a_tensor), method.tensor_dtype(layer, b_tensor))
+        dtype = "fp" if "fp" in formats else "int"  # an operand in a float format (bnn-lowmem)
     return GemmOp(layer, shape.phase, m=shape.m, n=shape.n, k=shape.k, a_bits=a_bits,
                   b_bits=b_bits, dtype=dtype, a_elements=shape.a_elements,
                   c_elements=shape.c_elements)

@@ -20,6 +20,7 @@ from accelsim.spec.yamlio import apply_overrides, read_yaml, resolve_preset
 
 WORKLOAD_DIR = shipped_dir("workloads")
 METHODS = ("fp32", "qat", "rct", "bnn", "bnn-lowmem")
+BNN_FORMATS = ("fixed", "fp")  # a binary method's formats below 32 bits
 
 
 def canonical_method(name: str) -> str:
@@ -48,7 +49,8 @@ class ModelSpec:
     """Which network: a built-in numpy model by ``name`` (``accelsim.train.models``), or a
     PyTorch model by its factory (``torch``, the torch extra); ``params`` go to the builder."""
 
-    name: str = spec("", doc="Built-in model: mlp, lenet5, cnn or charlm (or give torch).")
+    name: str = spec("", doc="Built-in model: mlp, lenet5, cnn, charlm, or Wang et al.'s "
+                     "bnn-mlp, bnn-cnv, bnn-binarynet (or give torch).")
     torch: str = spec("", doc="A PyTorch model factory, 'file.py:function' (a path relative "
                       "to the workload's folder) or 'package.module:function', called with "
                       "params; needs pip install 'accelsim[torch]'.")
@@ -114,6 +116,14 @@ class RctParams:
                          minimum=1, maximum=1_000_000)
     tradeoff: float = spec(0.0, doc="APT's knob: thresholds are divided by (1 + tradeoff).",
                            minimum=0, maximum=1000)
+    gavg: str = spec("step", choices=("step", "gradient"), doc="What Gavg divides by the grid "
+                     "step: step (the update applied, lr times the optimizer's direction) or "
+                     "gradient (the stored gradient, the papers' wording).")
+    noise_budget: float = spec(0.25, doc="Rounding-noise guard: a layer gains a bit when the "
+                               "noise its stochastic updates inject per iteration, times the "
+                               "iterations so far, exceeds this fraction of its weights' power, "
+                               "and never loses one that would break it (0: off).", minimum=0,
+                               maximum=1e6)
     grad_bits: int = spec(16, unit="bits", doc="Stored weight gradients.", minimum=2, maximum=32)
     state_bits: int = spec(16, unit="bits", doc="Stored optimizer state (momentum, or Adam's m "
                            "and v).", minimum=2,
@@ -127,30 +137,67 @@ class BnnParams:
 
     input_bits: int = spec(8, unit="bits", doc="The network's input (first GEMM's A operand).",
                            minimum=1, maximum=32)
+    activation_bits: int = spec(1, unit="bits", doc="The +-1 activations entering the other "
+                                "GEMMs, as stored and multiplied (1: packed bits; 32: floats, "
+                                "as a framework's standard BNN keeps them).", minimum=1,
+                                maximum=32)
+    sign_store: str = spec("real", choices=("real", "mask"), doc="What each Sign keeps for its "
+                           "straight-through backward: real (its input, at the value width) or "
+                           "mask (the 1-bit |x| <= 1).")
     value_bits: int = spec(32, unit="bits", doc="Real-valued intermediates kept for backward "
                            "(GEMM outputs, batch-norm values, Sign inputs).", minimum=1,
                            maximum=32)
     latent_bits: int = spec(32, unit="bits", doc="Latent (real-valued) weights.", minimum=2,
                             maximum=32)
+    latent_format: str = spec("fixed", choices=BNN_FORMATS, doc="Format of latents below 32 "
+                              "bits: fixed (point, stochastic rounding) or fp (IEEE half "
+                              "precision at 16 bits, nearest).")
     error_bits: int = spec(32, unit="bits", doc="Errors entering GEMMs.", minimum=2, maximum=32)
-    grad_bits: int = spec(32, unit="bits", doc="Stored weight gradients (1: scaled signs).",
-                          minimum=1, maximum=32)
+    error_format: str = spec("fixed", choices=BNN_FORMATS, doc="Format of errors below 32 "
+                             "bits: fixed (point, stochastic rounding) or fp (IEEE half "
+                             "precision at 16 bits, nearest).")
+    grad_bits: int = spec(32, unit="bits", doc="Stored weight gradients (1: signs, scaled "
+                          "as grad_scale says).", minimum=1, maximum=32)
+    grad_scale: str = spec("mean", choices=("mean", "fan"), doc="Scale of 1-bit weight "
+                           "gradients: mean (sign(g) * mean|g| per tensor) or fan (Wang et "
+                           "al.: sign(g) / sqrt(fan_in * fan_out), fan_in * fan_out the "
+                           "layer's weights).")
+    norm_backward: str = spec("sign", choices=("exact", "sign", "paper"), doc="Backward of "
+                              "the network's l1 batch norms (layers.L1BatchNorm): exact, sign "
+                              "(1 bit, xhat replaced by sign(xhat)) or paper (Wang et al.'s "
+                              "custom gradient, with their FP16 statistics and dy).")
     state_bits: int = spec(32, unit="bits", doc="Stored optimizer state (momentum, or Adam's m "
                            "and v).", minimum=2, maximum=32)
 
 
 @dataclass(frozen=True, kw_only=True)
 class BnnLowmemParams(BnnParams):
-    """The low-memory variant (Wang et al.): activations kept only in binary form, weight
-    gradients as scaled signs, latent weights, errors and momentum at 16 bits."""
+    """The low-memory variant as Wang et al. publish it: activations kept only in binary form,
+    weight gradients as signs over sqrt(fan_in * fan_out), their l1 batch norm's backward,
+    latent weights and errors in IEEE half precision, optimizer state at 16 bits."""
 
+    sign_store: str = spec("mask", choices=("real", "mask"), doc="What each Sign keeps for its "
+                           "straight-through backward: mask (the 1-bit |x| <= 1) or real.")
     value_bits: int = spec(16, unit="bits", doc="Real-valued intermediates (GEMM outputs).",
                            minimum=1, maximum=32)
     latent_bits: int = spec(16, unit="bits", doc="Latent (real-valued) weights.", minimum=2,
                             maximum=32)
+    latent_format: str = spec("fp", choices=BNN_FORMATS, doc="Format of latents below 32 "
+                              "bits: fp (IEEE half precision at 16 bits, nearest) or fixed "
+                              "(point, stochastic rounding: accelsim's earlier default).")
     error_bits: int = spec(16, unit="bits", doc="Errors entering GEMMs.", minimum=2, maximum=32)
-    grad_bits: int = spec(1, unit="bits", doc="Stored weight gradients (1: scaled signs).",
-                          minimum=1, maximum=32)
+    error_format: str = spec("fp", choices=BNN_FORMATS, doc="Format of errors below 32 bits: "
+                             "fp (IEEE half precision at 16 bits, nearest) or fixed (point, "
+                             "stochastic rounding: accelsim's earlier default).")
+    grad_bits: int = spec(1, unit="bits", doc="Stored weight gradients (1: signs, scaled as "
+                          "grad_scale says).", minimum=1, maximum=32)
+    grad_scale: str = spec("fan", choices=("mean", "fan"), doc="Scale of 1-bit weight "
+                           "gradients: fan (Wang et al.: sign(g) / sqrt(fan_in * fan_out)) or "
+                           "mean (sign(g) * mean|g| per tensor: accelsim's earlier default).")
+    norm_backward: str = spec("paper", choices=("exact", "sign", "paper"), doc="Backward of "
+                              "the network's l1 batch norms: paper (Wang et al.'s custom "
+                              "gradient, FP16 statistics and dy), sign (accelsim's earlier "
+                              "1-bit backward) or exact.")
     state_bits: int = spec(16, unit="bits", doc="Stored optimizer state (momentum, or Adam's m "
                            "and v).", minimum=2, maximum=32)
 
@@ -188,6 +235,12 @@ def _check_meaning(values: dict[str, Any], problems: list[str]) -> None:
     if bool(model["name"]) == bool(model["torch"]):
         problems.append("model: give either name (a built-in model) or torch (a PyTorch model "
                         "factory), " + ("not both" if model["name"] else "not neither"))
+    for key in ("bnn", "bnn_lowmem"):
+        bnn = values["methods"][key]
+        for tensor in ("latent", "error"):
+            if bnn[f"{tensor}_format"] == "fp" and bnn[f"{tensor}_bits"] not in (16, 32):
+                problems.append(f"methods.{key}.{tensor}_bits: the fp format has 16 bits (IEEE "
+                                f"half) or 32, got {bnn[f'{tensor}_bits']}")
     rct = values["methods"]["rct"]
     if rct["min_bits"] > rct["max_bits"]:
         problems.append(f"methods.rct.min_bits: {rct['min_bits']} exceeds methods.rct.max_bits "

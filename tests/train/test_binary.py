@@ -242,7 +242,7 @@ def test_l1_batchnorm_sign_backward_on_its_hardest_gradient(rng):
     (lambda: Sign(store="bits"),
      r"layer 'sign' \(Sign\): store must be one of 'real', 'mask', got 'bits'"),
     (lambda: L1BatchNorm1d(4, name="bn", backward="approx"),
-     r"layer 'bn' \(L1BatchNorm1d\): backward must be one of 'exact', 'sign', got 'approx'"),
+     r"layer 'bn' \(L1BatchNorm1d\): backward must be one of 'exact', 'sign', 'paper', got 'approx'"),
     (lambda: L1BatchNorm2d(0, name="bn"),
      r"layer 'bn' \(L1BatchNorm2d\): num_features must be a positive integer, got 0"),
     (lambda: L1BatchNorm1d(4, name="bn", momentum=-0.1),

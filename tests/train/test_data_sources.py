@@ -453,8 +453,9 @@ def test_dataset_shape_reports_what_the_loader_reports(tmp_path):
         dataset_shape("imagenet", {})
     with pytest.raises(WorkloadError, match=r"^dataset digits: unknown param 'upsampel'"):
         dataset_shape("digits", {"upsampel": 2})
-    with pytest.raises(WorkloadError, match=r"^dataset mnist: needs a path param"):
-        dataset_shape("mnist", {})
+    assert dataset_shape("mnist", {}) == ((1, 28, 28), 10, 60000)  # no files: the official
+    assert dataset_shape("cifar10", {"path": str(tmp_path / "absent")}) == ((3, 32, 32), 10,
+                                                                          50000)
     write_mnist(tmp_path, train=6)
     with pytest.raises(WorkloadError, match=r"^dataset mnist: limit_train=7 exceeds the 6 "
                                             r"samples in train-images-idx3-ubyte$"):

@@ -105,7 +105,8 @@ def test_trace_replays_through_the_simulator(runs, tmp_path, capsys):
     (["train", "--workload", "mlp-digits", "--method", "qat", "--out", "x",
       "--set", "model.params.depth=3"], "model.params.depth: not a parameter of model 'mlp'"),
     (["train", "--workload", "lenet5-digits", "--method", "bnn", "--out", "x"],
-     "model 'lenet5' has no binary form for method 'bnn' (models that do: cnn, mlp)"),
+     "model 'lenet5' has no binary form for method 'bnn' (models that do: bnn-binarynet, "
+     "bnn-cnv, bnn-mlp, cnn, mlp)"),
 ])
 def test_train_errors_are_one_line(capsys, argv, message, tmp_path):
     argv = [a if a != "x" else str(tmp_path / "out") for a in argv]

@@ -78,7 +78,15 @@ def cifar10_shape(*, path: Any = None, limit_train: int | None = None,
                   limit_test: int | None = None) -> DatasetShape:
     """The shapes ``load_cifar10`` gives, without unpickling the official archive: a batch
     file whose size fits 10000 images (see :func:`batch_images`) is taken to hold them; any
-    other batch is read, as the loader reads it, to count its images."""
+    other batch is read, as the loader reads it, to count its images. Without the files (no
+    ``path``, or one that is not a directory here) the official archive's: 50000 images to
+    train, so a shape-only trace needs no data."""
+    if path is None or not Path(path).expanduser().is_dir():
+        limit = check_limit("cifar10", "limit_train", limit_train)
+        check_limit("cifar10", "limit_test", limit_test)
+        train = limited(len(TRAIN_BATCHES) * BATCH_IMAGES, limit, dataset="cifar10",
+                        key="limit_train", where="the official training set")
+        return DatasetShape((CHANNELS, SIDE, SIDE), CLASSES, train)
     directory, limit_train, limit_test = _checked(path, limit_train, limit_test)
     train = sum(batch_images(directory / name) for name in TRAIN_BATCHES)
     test = batch_images(directory / TEST_BATCH)

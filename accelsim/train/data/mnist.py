@@ -37,6 +37,7 @@ from accelsim.train.data.base import (
 )
 
 UNSIGNED_BYTE = 0x08
+OFFICIAL_SIDE, OFFICIAL_TRAIN = 28, 60000  # the official MNIST, for shapes without the files
 FILES = {  # (split stem, kind) -> number of dimensions
     ("train", "images"): 3, ("train", "labels"): 1,
     ("t10k", "images"): 3, ("t10k", "labels"): 1,
@@ -75,7 +76,16 @@ def load_mnist(*, seed: int, path: Any = None, limit_train: int | None = None,
 def mnist_shape(*, path: Any = None, limit_train: int | None = None,
                 limit_test: int | None = None, num_classes: int = 10) -> DatasetShape:
     """The shapes ``load_mnist`` gives, from the image files' IDX headers (and their sizes) and
-    the label files (one byte a sample), with the loader's checks."""
+    the label files (one byte a sample), with the loader's checks. Without the files (no
+    ``path``, or one that is not a directory here) the official MNIST's: 28x28 images, 60000
+    to train, so a shape-only trace needs no data."""
+    if path is None or not Path(path).expanduser().is_dir():
+        limit = check_limit("mnist", "limit_train", limit_train)
+        check_limit("mnist", "limit_test", limit_test)
+        classes = check_int("mnist", "num_classes", num_classes, minimum=2)
+        train = limited(OFFICIAL_TRAIN, limit, dataset="mnist", key="limit_train",
+                        where="the official training set")
+        return DatasetShape((1, OFFICIAL_SIDE, OFFICIAL_SIDE), classes, train)
     directory, limits, num_classes = _checked(path, limit_train, limit_test, num_classes)
     sizes = {}
     for stem, (limit, key) in limits.items():

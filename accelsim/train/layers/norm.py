@@ -93,8 +93,9 @@ class NormBase(Layer):
         feature; its output is a real value of the method's value width."""
         check_shape(self, in_shape, self._expected())
         n = math.prod(in_shape)
+        count, bits = self.statistics
         kept = (KeptSpec("normalised", n, self.normalised_width),
-                KeptSpec("statistics", 2 * self.num_features, 32))
+                KeptSpec("statistics", count * self.num_features, bits))
         forward, weight_grad, data_grad = self.vector_ops()
         reads = 1 if self.normalised_width == 1 else 2  # dy, and xhat unless it is a sign bit
         # the statistics are reduced as the input arrives; normalising is a second pass over
@@ -119,6 +120,12 @@ class NormBase(Layer):
     def normalised_width(self) -> Width:
         """Width rule of the normalised input kept for backward."""
         return VALUE_WIDTH
+
+    @property
+    def statistics(self) -> tuple[int, int]:
+        """Per-feature statistics kept for backward (and the running statistics), and their
+        bits: the mean and 1/sigma, 32 bits each."""
+        return 2, 32
 
 
 class BatchNorm(NormBase):

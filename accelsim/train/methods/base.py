@@ -98,6 +98,12 @@ class Method:
         values) are stored; the GEMM operand width unless a method says otherwise."""
         return self.bits(layer, "activations")
 
+    def tensor_dtype(self, layer: str, tensor: str) -> str:
+        """The format ``tensor`` of ``layer`` is stored in: "int" (the fixed-point grid of
+        ``accelsim.train.quant``; the default) or "fp" (IEEE floating point of its ``bits``,
+        16 or 32: ``quant.round_float``). A GEMM with an "fp" operand computes in fp."""
+        return "fp" if self.dtype == "fp" else "int"
+
     def input_bits(self) -> int:
         """Stored width of the training inputs (the first GEMM's A operand)."""
         return self.bits(next(iter(self.layers)), "activations")

@@ -16,7 +16,7 @@ import numpy as np
 
 from accelsim.trace.records import OPERAND_TENSORS, Vector
 from accelsim.train.gemm import GemmObserver, GemmOp
-from accelsim.train.quant import quantise, quantise_ops
+from accelsim.train.quant import quantise, quantise_ops, round_float, round_float_ops
 
 if TYPE_CHECKING:
     from accelsim.train.methods.base import Method
@@ -45,20 +45,26 @@ class OperandQuantiser(GemmObserver):
             return op, a, b
         a_tensor, b_tensor, _ = OPERAND_TENSORS[op.phase]
         a_bits, b_bits = m.bits(op.layer, a_tensor), m.bits(op.layer, b_tensor)
-        qa = self._quantise(a, a_bits, a_tensor)
-        qb = self._quantise(b, b_bits, b_tensor)
-        return replace(op, a_bits=a_bits, b_bits=b_bits, dtype="int"), qa, qb
+        a_dtype, b_dtype = m.tensor_dtype(op.layer, a_tensor), m.tensor_dtype(op.layer, b_tensor)
+        qa = self._quantise(a, a_bits, a_tensor, a_dtype)
+        qb = self._quantise(b, b_bits, b_tensor, b_dtype)
+        dtype = "fp" if "fp" in (a_dtype, b_dtype) else "int"
+        return replace(op, a_bits=a_bits, b_bits=b_bits, dtype=dtype), qa, qb
 
-    def _quantise(self, x: np.ndarray, bits: int, tensor: str) -> np.ndarray:
+    def _quantise(self, x: np.ndarray, bits: int, tensor: str, dtype: str = "int"
+                  ) -> np.ndarray:
         """Errors are rounded stochastically (unbiased: the many small gradient entries survive
-        on average, Gupta et al. 2015); activations and weights to nearest."""
+        on average, Gupta et al. 2015); activations and weights to nearest; a tensor in a
+        floating-point format (``dtype`` "fp") to its nearest value in that format."""
         if bits >= 32 or (tensor == "weights" and self.method.weights_on_grid):
             return x
         key, transposed = _layout_key(x, bits, tensor)
         hit = self._cache.get(key)
         if hit is None:
             canonical = x.T if transposed else x
-            if tensor == "errors":
+            if dtype == "fp":
+                q = round_float(canonical, bits)
+            elif tensor == "errors":
                 q = quantise(canonical, bits, rounding="stochastic", rng=self.method.rng).values
             else:
                 q = quantise(canonical, bits).values
@@ -84,7 +90,8 @@ def operand_work(method: Method, place: Place, iteration: int
     As the quantiser: nothing for a floating-point method or a width of 32 bits; weights only
     when they are not already on their grid (``weights_on_grid``). Each tensor once per batch:
     the activation entering the forward GEMM (``quantize``, nearest) and the error entering the
-    backward ones (``stochastic_round``), over the tensor's own elements (a convolution's
+    backward ones (``stochastic_round``; in a floating-point format ``quantize``, to nearest,
+    one conversion, dtype fp), over the tensor's own elements (a convolution's
     feature map, not its im2col view), read at the width it arrives at and written at the
     operand's; an activation that arrives as a fixed-width code no wider (a Sign's +-1) is
     already on its grid. Operations: ``quant.quantise_ops``.
@@ -114,6 +121,11 @@ def operand_work(method: Method, place: Place, iteration: int
     after: list[Vector] = []
     bits = method.bits(layer, "errors")
     if backward is not None and bits < 32:
-        after.append(record(backward, "stochastic_round", fwd.c_elements or fwd.m * fwd.n,
-                            place.error_in, bits, "errors", "stochastic"))
+        errors = fwd.c_elements or fwd.m * fwd.n
+        if method.tensor_dtype(layer, "errors") == "fp":  # nearest, in its float format
+            after.append(replace(record(backward, "quantize", errors, place.error_in, bits,
+                                        "errors"), ops=round_float_ops(bits), dtype="fp"))
+        else:
+            after.append(record(backward, "stochastic_round", errors, place.error_in, bits,
+                                "errors", "stochastic"))
     return before, after
