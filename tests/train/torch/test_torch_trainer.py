@@ -66,7 +66,8 @@ def test_the_trace_is_deterministic(lenet, tmp_path):
 
 @pytest.mark.parametrize(("factory", "dataset", "method"), [
     ("convnet", IMAGES, "qat"), ("convnet", IMAGES, "rct"),
-    ("attention", SEQUENCES, "fp32"), ("attention", SEQUENCES, "qat")])
+    ("attention", SEQUENCES, "fp32"), ("attention", SEQUENCES, "qat"),
+    ("attention", SEQUENCES, "rct")])
 def test_a_shape_only_trace_holds_the_trained_gemms(tmp_path, factory, dataset, method):
     workload = load_workload(workload_file(tmp_path, factory, dataset=dataset, batch_size=16))
     train(workload, method, tmp_path / "trained", show_progress=False)
