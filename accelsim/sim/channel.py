@@ -19,10 +19,10 @@ row-major (A is M x K, B is K x N, C is M x N).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from math import ceil
+from typing import Any
 
 from accelsim.errors import SimulationError
 from accelsim.hardware.model import Hardware
@@ -47,14 +47,21 @@ class Channel:
         self.busy: list[tuple[float, float]] = []  # (submitted, completed) of each request
         self._bus_free = 0.0  # fixed_bandwidth: when the bus is next free
         if self.model == "lpddr4":
-            self.controller = DramController(replace(self.timing, trefi=1 << 62, trfc=1))
+            t = self.hw.dram.lpddr4
+            assert t is not None
+            self.timing, op_timing = _timings(t)
+            self.controller = DramController(op_timing)
             self.ratio = self.timing.tck_ns / self.cycle_ns  # array cycles per tCK
+            self._burst = self.timing.burst_bytes
+            self._per_row = self.timing.row_bytes // self._burst
+            self._banks = self.timing.banks
+            self._row_region = 3 * self.timing.row_bytes
 
     @cached_property
     def timing(self) -> DramTiming:
         t = self.hw.dram.lpddr4
         assert t is not None
-        return DramTiming.of(t)
+        return _timings(t)[0]
 
     # ---- requests ---------------------------------------------------------------------------
 
@@ -71,9 +78,9 @@ class Channel:
         if self.model != "lpddr4":
             return max(now, self._bus_free)
         if self.controller.buffered:
-            before = _copy(self.controller.stats)
+            before = _snapshot(self.controller.stats)
             self.controller.flush_writes()
-            self._count(self._last_write_operand, before, 0, True)
+            self._count(self._last_write_operand, before)
         return max(now, self.controller.done * self.ratio)
 
     def _request(self, now: float, operand: str, base: int, chunks: int, chunk_bytes: int,
@@ -103,16 +110,16 @@ class Channel:
                                   f"every {stride_bytes:,} bytes touches more than "
                                   f"{MAX_REQUEST_PIECES:,} row segments, the simulator's limit "
                                   "per request")
-        address = OPERAND_REGION[operand] * (REGION_BYTES + 3 * t.row_bytes) + base
+        address = OPERAND_REGION[operand] * (REGION_BYTES + self._row_region) + base
         arrival = int(now / self.ratio)
         runs = self.runs(address, chunks, chunk_bytes, stride_bytes, write, arrival)
-        before = _copy(self.controller.stats)
+        before = _snapshot(self.controller.stats)
         if write:
             self._last_write_operand = operand
             done_tck = self.controller.write(arrival, runs)
         else:
             done_tck = self.controller.read(arrival, runs)
-        self._count(operand, before, requested, write)
+        self._count(operand, before)
         done = max(now, done_tck * self.ratio)
         self.busy.append((now, done))
         return done
@@ -123,15 +130,19 @@ class Channel:
              arrival: int) -> list[Run]:
         """The bursts of a strided request, as runs per row in address order (chunks sharing
         a burst fetch it once)."""
-        t = self.timing
-        burst, per_row = t.burst_bytes, t.row_bytes // t.burst_bytes
+        burst, per_row, banks = self._burst, self._per_row, self._banks
         out: list[Run] = []
-        spans: Iterable[tuple[int, int]]
         if stride_bytes - chunk_bytes < burst:  # one contiguous range of bursts
-            spans = [(address, address + (chunks - 1) * stride_bytes + chunk_bytes)]
-        else:
-            spans = ((address + i * stride_bytes, address + i * stride_bytes + chunk_bytes)
-                     for i in range(chunks))
+            b, last = address // burst, (address + (chunks - 1) * stride_bytes + chunk_bytes
+                                         - 1) // burst
+            while b <= last:  # row by row
+                page = b // per_row
+                end = min(last, (page + 1) * per_row - 1)
+                out.append(Run(page % banks, page // banks, end - b + 1, write, arrival))
+                b = end + 1
+            return out
+        spans = ((address + i * stride_bytes, address + i * stride_bytes + chunk_bytes)
+                 for i in range(chunks))  # chunk by chunk, none sharing a burst
         last_burst = -1
         for lo, hi in spans:
             first, last = max(lo // burst, last_burst + 1), (hi - 1) // burst
@@ -139,7 +150,7 @@ class Channel:
             while b <= last:
                 page = b // per_row
                 end = min(last, (page + 1) * per_row - 1)
-                bank, row = page % t.banks, page // t.banks
+                bank, row = page % banks, page // banks
                 if out and out[-1].bank == bank and out[-1].row == row:
                     out[-1].bursts += end - b + 1
                 else:
@@ -148,19 +159,20 @@ class Channel:
             last_burst = max(last_burst, last)
         return out
 
-    def _count(self, operand: str, before: ControllerStats, requested: int,
-               write: bool) -> None:
+    def _count(self, operand: str, before: tuple[int, ...]) -> None:
+        """Add what the controller did since ``before`` (a ``_snapshot``) to ``operand``."""
         after = self.controller.stats
         stats = self.stats.setdefault(operand, DramStats())
-        burst = self.timing.burst_bytes
-        stats.read_moved_bytes += (after.read_bursts - before.read_bursts) * burst
-        stats.write_moved_bytes += (after.write_bursts - before.write_bursts) * burst
-        stats.activates += after.activates - before.activates
-        stats.row_hits += after.row_hits - before.row_hits
-        stats.row_misses += after.row_misses - before.row_misses
-        stats.row_conflicts += after.row_conflicts - before.row_conflicts
-        bursts = (after.read_bursts + after.write_bursts - before.read_bursts
-                  - before.write_bursts)
+        burst = self._burst
+        read_bursts, write_bursts, activates, row_hits, row_misses, row_conflicts = before
+        stats.read_moved_bytes += (after.read_bursts - read_bursts) * burst
+        stats.write_moved_bytes += (after.write_bursts - write_bursts) * burst
+        stats.activates += after.activates - activates
+        stats.row_hits += after.row_hits - row_hits
+        stats.row_misses += after.row_misses - row_misses
+        stats.row_conflicts += after.row_conflicts - row_conflicts
+        bursts = (after.read_bursts + after.write_bursts - read_bursts
+                  - write_bursts)
         stats.busy_cycles += ceil(bursts * self.controller.gap * self.ratio)
 
     def close(self, cost: OpCost, end: float, stalls: dict[str, int],
@@ -235,6 +247,16 @@ class Channel:
         return (t.trcd + t.cl + t.burst_tck) * self.ratio
 
 
-def _copy(stats: ControllerStats) -> ControllerStats:
-    return ControllerStats(**{name: getattr(stats, name) for name in stats.__dataclass_fields__})
+def _snapshot(stats: ControllerStats) -> tuple[int, ...]:
+    """The counters ``Channel._count`` takes differences of."""
+    return (stats.read_bursts, stats.write_bursts, stats.activates, stats.row_hits,
+            stats.row_misses, stats.row_conflicts)
+
+
+@lru_cache(maxsize=64)
+def _timings(config: Any) -> tuple[DramTiming, DramTiming]:
+    """A configured interface's timing, and the same without refresh (an op's controller:
+    refresh is charged per op, see the module docstring)."""
+    timing = DramTiming.of(config)
+    return timing, replace(timing, trefi=1 << 62, trfc=1)
 

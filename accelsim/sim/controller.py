@@ -105,6 +105,10 @@ class DramController:
         self.acts: list[int] = []  # recent ACT times, sorted (ACTs may issue out of order)
         self.gap = max(t.tccd, t.burst_tck)
         self.trtw = t.trtw
+        self.write_to_read = t.cwl + t.burst_tck + t.twtr  # column spacing, write then read
+        self.reach = self.write_to_read + self.trtw  # the widest spacing
+        self.read_tail = t.cl + t.burst_tck  # a read column command to its data's end
+        self.write_tail = t.cwl + t.burst_tck  # a write column command to its data's end
         # recent runs of column commands on the bus, sorted: first, last, direction
         self.run_firsts: list[int] = []
         self.run_lasts: list[int] = []
@@ -191,6 +195,13 @@ class DramController:
         Runs enter the transaction queue while it has room, move to their bank's queue, the
         first in order whose bank has room, and are served bank by bank: each step serves the
         head run of the bank that can start soonest (round-robin among equals)."""
+        if len(batch) == 1:  # the loop below, for one run: it goes straight to its bank
+            run = batch[0]
+            run.entered = run.arrival
+            self.turn = (run.bank + 1) % len(self.banks)
+            run_end, _ = self._serve(run)
+            self.last_write = run.write
+            return max(0, run_end)
         outside = deque(batch)
         txq: list[Run] = []
         txq_bursts = 0
@@ -198,7 +209,8 @@ class DramController:
         held = [0] * len(self.banks)
         clock = min((run.arrival for run in batch), default=0)
         end = 0
-        while outside or txq or any(queues):
+        queued = 0  # runs in the bank queues
+        while outside or txq or queued:
             while outside and (not txq or txq_bursts + outside[0].bursts <= self.queue_depth):
                 run = outside.popleft()
                 run.entered = max(run.arrival, clock)
@@ -213,6 +225,7 @@ class DramController:
                     held[run.bank] += run.bursts
                     run.entered = max(run.entered, clock)
                     queues[run.bank].append(run)
+                    queued += 1
                 else:
                     i += 1
             best, best_start = -1, 0
@@ -225,6 +238,7 @@ class DramController:
                     if best < 0 or start < best_start:
                         best, best_start = bank, start
             run = queues[best].popleft()
+            queued -= 1
             self.turn = (best + 1) % n
             run_end, first = self._serve(run)
             self.last_write = run.write
@@ -280,7 +294,7 @@ class DramController:
             return self.gap
         if later_write:  # read -> write
             return self.trtw
-        return self.t.cwl + self.t.burst_tck + self.t.twtr  # write -> read
+        return self.write_to_read  # write -> read
 
     def _columns_at(self, want: int, n: int, write: bool) -> int:
         """The earliest first column command from ``want`` for ``n`` bursts ``gap`` apart that
@@ -291,7 +305,7 @@ class DramController:
         firsts, lasts, writes = self.run_firsts, self.run_lasts, self.run_writes
         want = max(want, self.col_horizon)
         span = (n - 1) * self.gap
-        reach = self.t.cwl + self.t.burst_tck + self.t.twtr + self.trtw
+        reach = self.reach
         while True:
             moved = False
             for i in range(bisect_left(lasts, want - reach), len(firsts)):
@@ -312,8 +326,7 @@ class DramController:
         self.run_lasts.insert(i, last)
         self.run_writes.insert(i, write)
         if len(self.run_firsts) > 512:  # forget the oldest; nothing may go before them any more
-            self.col_horizon = max(self.col_horizon, self.run_lasts[255] + self.trtw
-                                   + self.t.cwl + self.t.burst_tck + self.t.twtr)
+            self.col_horizon = max(self.col_horizon, self.run_lasts[255] + self.reach)
             del self.run_firsts[:256], self.run_lasts[:256], self.run_writes[:256]
 
     def _serve(self, run: Run) -> tuple[int, int]:
@@ -361,12 +374,12 @@ class DramController:
             self._record_columns(first, fit, run.write)
             if run.write:
                 self.stats.write_bursts += fit
-                bank.pre_ok = max(bank.pre_ok, last + t.cwl + t.burst_tck + t.twr)
-                end = last + t.cwl + t.burst_tck
+                end = last + self.write_tail
+                bank.pre_ok = max(bank.pre_ok, end + t.twr)
             else:
                 self.stats.read_bursts += fit
                 bank.pre_ok = max(bank.pre_ok, last + t.trtp)
-                end = last + t.cl + t.burst_tck
+                end = last + self.read_tail
             self.done = max(self.done, end)
             remaining -= fit
         return end, first_column

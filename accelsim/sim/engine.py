@@ -1,17 +1,20 @@
-"""The discrete-event model of one op: DMA, array, write-back, buffers and DRAM as SimPy actors.
+"""The discrete-event model of one op: DMA, array, write-back, buffers and DRAM as processes,
+run on SimPy (the reference) or on ``fast``'s lean kernel, which orders events as SimPy does.
 
 Time is in array clock cycles and events happen per tile, not per cycle: a tile's compute time is
 the closed form of its folds (``mapping.block_cycles``), the DRAM prices each request in one call.
 
 - ``dma_in`` walks the tiles in order; for every block a tile needs it takes a slot of the
-  block's buffer (a ``simpy.Resource`` with two slots when double buffered, else one), waits for
+  block's buffer (a resource with two slots when double buffered, else one), waits for
   the DRAM channel and loads it. It runs ahead of the array as far as free slots allow: that is
   double buffering. A block too large for a slot loads its first slot-full before the tile starts
   and streams the rest while the tile computes.
 - ``array`` computes each tile once its blocks are in; a tile lasts its compute cycles, longer if
   an SRAM's ports cannot deliver the tile's accesses in that time, and until its stream is in.
 - ``write_back`` drains outputs and spilled partial sums to DRAM and frees their slots.
-The DRAM channel is a ``simpy.Resource`` of capacity one shared by loads and write-backs.
+Loads and write-backs share the DRAM channel (``channel.Channel``), which serves requests in
+the order they are made: so the order of events at equal times matters, and is SimPy's on
+either kernel.
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import replace
 from math import ceil
-
-import simpy
+from typing import Any
 
 from accelsim.hardware.model import Hardware
 from accelsim.sim.channel import Channel
@@ -61,12 +63,20 @@ def _port_cycles(hw: Hardware, op: Gemm, tile: Tile) -> int:
     return need
 
 
-def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
-    """Run one GEMM through the event model (its ``count`` is ignored: one execution)."""
+SPAN_NAMES = {(write, operand): f"{'write' if write else 'load'} {operand.upper()}"
+              for write in (False, True) for operand in BUFFER_OF}
+
+
+def simulate_gemm(hw: Hardware, op: Gemm, kernel: Any = None) -> OpCost:
+    """Run one GEMM through the event model (its ``count`` is ignored: one execution), on
+    ``kernel``: SimPy by default, or anything offering the part of its API used here with the
+    same event order (``fast.LEAN``)."""
+    if kernel is None:
+        import simpy as kernel
     plan = plan_gemm(hw, replace(op, count=1, iter=0, layer="-", phase="fwd"))
-    env = simpy.Environment()
+    env = kernel.Environment()
     channel = Channel(hw)
-    slots = {name: simpy.Resource(env, capacity=2 if hw.buffer(name).double_buffered else 1)
+    slots = {name: kernel.Resource(env, capacity=2 if hw.buffer(name).double_buffered else 1)
              for name in BUFFER_OF.values()}
     slot_bytes = {name: hw.buffer(name).size_bytes // slots[name].capacity for name in slots}
     cost = OpCost(macs=op.macs, plan=plan)
@@ -77,7 +87,7 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
     n_tiles = len(plan.tiles)
     ready = [env.event() for _ in range(n_tiles)]
     streamed = [env.event() for _ in range(n_tiles)]
-    writes: simpy.Store = simpy.Store(env)
+    writes = kernel.Store(env)
     stalls = {"memory": 0, "sram_port": 0}
     scalesim = hw.array.timing == "scalesim"
     time_extent = FoldGeometry.of(hw.array.dataflow).sizes(op.m, op.n, op.k)[2]
@@ -89,13 +99,19 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
         done = go(env.now, block.operand, block.base, block.chunks, block.chunk_bytes,
                   block.stride_bytes)
         sram[(block.operand, "read" if write else "write")] += block.bytes * 8
-        cost.spans.append(("dma", f"{'write' if write else 'load'} {block.operand.upper()}",
-                           env.now, done))
+        cost.spans.append(("dma", SPAN_NAMES[(write, block.operand)], env.now, done))
         return done
 
-    def at(event: simpy.Event, when: float):
+    def at(event: Any, when: float):
         yield env.timeout(max(0.0, when - env.now))
         event.succeed()
+
+    def trigger(event: Any, when: float) -> None:
+        """Trigger ``event`` at ``when`` (from now on), by a process running ``at``."""
+        env.process(at(event, when))
+
+    # a kernel may offer the same in one step (fast.Environment.trigger_at: the same events)
+    trigger = getattr(env, "trigger_at", trigger)
 
     def release(operand: str) -> None:
         for req in held[operand].popleft():
@@ -125,8 +141,8 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
                         rest.append(tail)
             for tail in rest:
                 tails_done = max(tails_done, request(tail, write=False))
-            env.process(at(ready[n], heads_done))
-            env.process(at(streamed[n], max(heads_done, tails_done)))
+            trigger(ready[n], heads_done)
+            trigger(streamed[n], max(heads_done, tails_done))
 
     def array():
         for n, tile in enumerate(plan.tiles):
@@ -169,6 +185,6 @@ def simulate_gemm(hw: Hardware, op: Gemm) -> OpCost:
     env.process(dma_in())
     done_array = env.process(array())
     done_writes = env.process(write_back(n_writes))
-    env.run(until=simpy.AllOf(env, [done_array, done_writes]))
+    env.run(until=kernel.AllOf(env, [done_array, done_writes]))
     end = channel.flush(env.now)
     return channel.close(cost, end, stalls, array_busy, sram)

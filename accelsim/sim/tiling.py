@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from math import ceil
+from typing import Any
 
 from accelsim.errors import SimulationError
 from accelsim.hardware.model import BUFFER_OF, Hardware
@@ -118,6 +119,7 @@ class _Geometry:
         self.tt = self.size[self.time_dim] if tt is None else tt
         self.nt = ceil(self.size[self.time_dim] / self.tt)
         self.slot, self.whole = {}, {}
+        self._passes: dict[tuple, int] = {}
         for operand, name in BUFFER_OF.items():
             buf = hw.buffer(name)
             self.whole[operand] = buf.size_bytes
@@ -176,6 +178,13 @@ class _Geometry:
     def pass_bytes(self, operand: str, tr: int, tc: int, bits: int, view: bool = False) -> int:
         """DRAM bytes of one pass over every block of an operand (``view``: at the view's
         size, as partial sums are, not the footprint's)."""
+        key = (operand, tr, tc, bits, view)
+        known = self._passes.get(key)
+        if known is None:
+            known = self._passes[key] = self._pass_bytes(operand, tr, tc, bits, view)
+        return known
+
+    def _pass_bytes(self, operand: str, tr: int, tc: int, bits: int, view: bool) -> int:
         if not view and self.op.footprint(operand) < self.view(operand):
             return _bytes(self.op.footprint(operand), bits)
         idx = self.index(operand)
@@ -183,8 +192,16 @@ class _Geometry:
         cols = self._classes(self.size[self.cols_dim], tc) if "j" in idx else [(tc, 1)]
         times = (self._classes(self.size[self.time_dim], self.tt) if "t" in idx
                  else [(self.tt, 1)])
-        return sum(nr * nc * nt * self.block(operand, r, c, bits, t=t).bytes
+        return sum(nr * nc * nt * self.block_bytes(operand, r, c, bits, t)
                    for r, nr in rows for c, nc in cols for t, nt in times)
+
+    def block_bytes(self, operand: str, r: int, c: int, bits: int, t: int) -> int:
+        """``block(operand, r, c, bits, t=t).bytes``, without building the block."""
+        d0, d1 = STORAGE[operand]
+        ext = self.extent(r, c, t)
+        if ext[d1] == self.size[d1]:
+            return _bytes(ext[d0] * ext[d1], bits)
+        return _bytes(ext[d1], bits) * ext[d0]
 
     def hold_bits(self, operand: str) -> int:
         """Width of an operand's values in its SRAM: outputs stay partial sums where the
@@ -239,33 +256,37 @@ class Estimate:
         return self.energy_pj * self.cycles
 
 
-def _score(g: _Geometry, tr: int, tc: int, rows_outer: bool, rates: _Rates
-           ) -> Estimate | None:
+def _score(g: _Geometry, tr: int, tc: int, rates: _Rates
+           ) -> tuple[Estimate | None, Estimate | None]:
     """Estimated cycles and exact DRAM bytes of a candidate tiling (the bytes the generated
-    tiles move, from the few distinct block sizes)."""
+    tiles move, from the few distinct block sizes), rows outer and columns outer (only the
+    reuse of blocks differs between the two loop orders)."""
     op = g.op
     sr, sc = g.size[g.rows_dim], g.size[g.cols_dim]
     nr, nc = ceil(sr / tr), ceil(sc / tc)
     if not g.fits(g.stationary, tr, tc, nr, nc):
-        return None
-    total = 0
+        return None, None
+    totals = [0, 0]  # rows outer, columns outer
     first = 0
     for operand in ("a", "b", "c"):
         idx = g.index(operand)
         resident = g.fits(operand, tr, tc, nr, nc)
         if operand == "c":
-            keeps = resident and (not rows_outer or nc == 1)
-            spills = g.accumulates and nr > 1 and not keeps
-            total += g.pass_bytes("c", tr, tc, op.out_bits)
-            if spills:  # partial sums written by all but the last row block, read by all but
-                total += 2 * (nr - 1) * g.pass_bytes("c", tr, tc, op.acc_bits, view=True)
+            for n, rows_outer in enumerate((True, False)):
+                keeps = resident and (not rows_outer or nc == 1)
+                spills = g.accumulates and nr > 1 and not keeps
+                totals[n] += g.pass_bytes("c", tr, tc, op.out_bits)
+                if spills:  # partial sums written by all but the last row block, read by all
+                    # but the first
+                    totals[n] += 2 * (nr - 1) * g.pass_bytes("c", tr, tc, op.acc_bits, view=True)
             continue
         ij = idx.replace("t", "")
         per_block = nr if ij == "i" else (nc if ij == "j" else (nr * nc if ij else 1))
-        repeats = _loads(idx, rows_outer, nr, nc, resident) // per_block
-        if "t" not in idx and not (resident and g.single(operand, nr, nc)):
-            repeats *= g.nt  # reloaded for every time chunk
-        total += repeats * g.pass_bytes(operand, tr, tc, g.hold_bits(operand))
+        for n, rows_outer in enumerate((True, False)):
+            repeats = _loads(idx, rows_outer, nr, nc, resident) // per_block
+            if "t" not in idx and not (resident and g.single(operand, nr, nc)):
+                repeats *= g.nt  # reloaded for every time chunk
+            totals[n] += repeats * g.pass_bytes(operand, tr, tc, g.hold_bits(operand))
         head = g.dram_block(operand, 0, 0, min(tr, sr), min(tc, sc), tr, tc,
                             g.hold_bits(operand), t=min(g.tt, g.size[g.time_dim])).bytes
         first += min(head, g.capacity(operand, nr, nc))  # a streamed block fills a slot first
@@ -277,8 +298,13 @@ def _score(g: _Geometry, tr: int, tc: int, rows_outer: bool, rates: _Rates
                   for t, nt_ in g._classes(g.size[g.time_dim], g.tt))
     tiles = nr * nc * g.nt
     per_byte = rates.bytes_per_cycle
-    cycles = max(compute, total / per_byte) + (first + last) / per_byte + rates.request * tiles
-    return Estimate(cycles, total, total * rates.pj_per_byte + cycles * rates.pj_per_cycle)
+    out: list[Estimate | None] = []
+    for total in totals:
+        cycles = (max(compute, total / per_byte) + (first + last) / per_byte
+                  + rates.request * tiles)
+        out.append(Estimate(cycles, total,
+                            total * rates.pj_per_byte + cycles * rates.pj_per_cycle))
+    return out[0], out[1]
 
 
 @dataclass(frozen=True)
@@ -291,6 +317,7 @@ class _Rates:
     pj_per_cycle: float  # power burnt whatever happens: DRAM background and leakage
 
 
+@lru_cache(maxsize=256)
 def _rates(hw: Hardware) -> _Rates:
     from accelsim.sim.channel import Channel
 
@@ -324,8 +351,52 @@ def _time_chunks(g: _Geometry, tc: int) -> list[int]:
     return [whole] if longest >= whole or longest < 1 else [whole, longest]
 
 
+class _PlanKey:
+    """A plan request, hashed and compared by what the plan depends on: the op, the array's
+    shape, dataflow and timing, the op's beat on it, the buffers' sizes and buffering, and the
+    planner's rates. Machines that differ elsewhere (precision modes giving the same beat,
+    vector unit, energy of actions, schedule) share plans."""
+
+    __slots__ = ("hw", "key", "op")
+
+    def __init__(self, hw: Hardware, op: Gemm):
+        self.hw, self.op = hw, op
+        a = hw.array
+        self.key = (op, a.rows, a.cols, a.dataflow, a.timing, beat_for(a, op.a_bits, op.b_bits),
+                    tuple((hw.buffer(name).size_bytes, hw.buffer(name).double_buffered)
+                          for name in BUFFER_OF.values()), _rates(hw))
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _PlanKey) and self.key == other.key
+
+
 @lru_cache(maxsize=4096)
-def plan_gemm(hw: Hardware, op: Gemm) -> Plan:
+def _cached_plan(request: _PlanKey) -> Plan:
+    return _plan(request.hw, request.op)
+
+
+class _Planner:
+    """``plan_gemm(hw, op)``: the best tiling of ``op`` on ``hw`` (``_plan``), remembered for
+    the last few thousand (op, machine) pairs, machines that plan alike sharing one
+    (``_PlanKey``); ``cache_clear``/``cache_info`` as ``functools.lru_cache``'s."""
+
+    def __call__(self, hw: Hardware, op: Gemm) -> Plan:
+        return _cached_plan(_PlanKey(hw, op))
+
+    def cache_clear(self) -> None:
+        _cached_plan.cache_clear()
+
+    def cache_info(self) -> Any:
+        return _cached_plan.cache_info()
+
+
+plan_gemm = _Planner()
+
+
+def _plan(hw: Hardware, op: Gemm) -> Plan:
     """The best tiling of ``op`` on ``hw`` and its tile sequence: among the candidates (tile
     sizes the array's fold times powers of two, or the whole dimension; both loop orders; the
     time chunks of ``_time_chunks``), the lowest estimated energy-delay product (fewer DRAM
@@ -341,12 +412,12 @@ def plan_gemm(hw: Hardware, op: Gemm) -> Plan:
     for tr in _candidates(sr, R):
         for tc in _candidates(sc, C):
             for tt in _time_chunks(base, tc):
-                g = geometries.setdefault(tt, _Geometry(hw, op, tt))
+                g = geometries.get(tt) or geometries.setdefault(tt, _Geometry(hw, op, tt))
                 if ceil(sr / tr) * ceil(sc / tc) * g.nt > MAX_TILES:
                     too_many += 1
                     continue
-                for rows_outer in (True, False):
-                    score = _score(g, tr, tc, rows_outer, rates)
+                for score, rows_outer in zip(_score(g, tr, tc, rates), (True, False),
+                                             strict=True):
                     if score is not None:
                         scored.append((score, tr, tc, tt, rows_outer))
     if not scored and too_many and base.fits(base.stationary, R, C):
@@ -379,10 +450,15 @@ def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
     order = [(i, j, s) for s in range(g.nt) for i, j in nest]
     resident = {o: g.fits(o, tr, tc, nr, nc) for o in ("a", "b", "c")}
     capacity = {o: g.capacity(o, nr, nc) for o in ("a", "b", "c")}
+    spans = {o: ("i" in g.index(o), "j" in g.index(o), "t" in g.index(o))
+             for o in ("a", "b", "c")}
+    holds: dict[tuple, int] = {}  # the few distinct block sizes, and tile timings
+    cycles: dict[tuple, int] = {}
+    accesses: dict[tuple, ArrayAccesses] = {}
 
     def key(operand: str, i: int, j: int, s: int) -> tuple[int, int, int]:
-        idx = g.index(operand)
-        return (i if "i" in idx else -1, j if "j" in idx else -1, s if "t" in idx else -1)
+        has_i, has_j, has_t = spans[operand]
+        return (i if has_i else -1, j if has_j else -1, s if has_t else -1)
 
     for pos, (i, j, s) in enumerate(order):
         r, c = min(tr, sr - i * tr), min(tc, sc - j * tc)
@@ -397,9 +473,11 @@ def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
             keep = resident[operand]
             acquire = not (keep and same_prev)
             release = not (keep and same_next)
-            hold = g.block(operand, r, c, g.hold_bits(operand), t=t).bytes
+            hold = holds.get((operand, r, c, t))
+            if hold is None:
+                hold = holds[(operand, r, c, t)] = min(
+                    g.block(operand, r, c, g.hold_bits(operand), t=t).bytes, capacity[operand])
             streamed = not keep
-            hold = min(hold, capacity[operand])
             if operand == "c":
                 # Outputs: fresh blocks start empty unless they continue a spilled reduction.
                 first_i, last_i = i == 0, i == nr - 1
@@ -420,5 +498,11 @@ def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
                 load = load if load is not None and load.bytes else None
                 steps.append(Step(operand, acquire, load, streamed, release, None, hold))
         continuing = g.accumulates and i > 0
-        yield Tile(r, c, block_cycles(hw.array, r, c, t, beat),
-                   block_accesses(hw.array, r, c, t, continuing, beat), tuple(steps))
+        compute = cycles.get((r, c, t))
+        if compute is None:
+            compute = cycles[(r, c, t)] = block_cycles(hw.array, r, c, t, beat)
+        acc = accesses.get((r, c, t, continuing))
+        if acc is None:
+            acc = accesses[(r, c, t, continuing)] = block_accesses(hw.array, r, c, t,
+                                                                   continuing, beat)
+        yield Tile(r, c, compute, acc, tuple(steps))
