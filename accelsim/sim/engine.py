@@ -27,7 +27,7 @@ from typing import Any
 from accelsim.hardware.model import Hardware
 from accelsim.sim.channel import Channel
 from accelsim.sim.costs import Occupancy, OpCost
-from accelsim.sim.mapping import FoldGeometry, busy_pe_cycles
+from accelsim.sim.mapping import busy_pe_cycles
 from accelsim.sim.tiling import BUFFER_OF, Block, Tile, plan_gemm
 from accelsim.trace.records import Gemm
 
@@ -90,7 +90,6 @@ def simulate_gemm(hw: Hardware, op: Gemm, kernel: Any = None) -> OpCost:
     writes = kernel.Store(env)
     stalls = {"memory": 0, "sram_port": 0}
     scalesim = hw.array.timing == "scalesim"
-    time_extent = FoldGeometry.of(hw.array.dataflow).sizes(op.m, op.n, op.k)[2]
     array_busy: list[tuple[float, float]] = []
 
     def request(block: Block, write: bool) -> float:
@@ -160,7 +159,7 @@ def simulate_gemm(hw: Hardware, op: Gemm, kernel: Any = None) -> OpCost:
             array_busy.append((start, start + duration))
             stalls["sram_port"] += duration - compute
             stalls["memory"] += int(env.now - start - duration)
-            cost.busy_pe_cycles += busy_pe_cycles(hw.array, tile.rows, tile.cols, time_extent,
+            cost.busy_pe_cycles += busy_pe_cycles(hw.array, tile.rows, tile.cols, tile.time,
                                                   plan.beat)
             acc = tile.accesses
             sram[("a", "read")] += acc.a_reads * op.a_bits

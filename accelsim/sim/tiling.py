@@ -86,6 +86,7 @@ class Tile:
     compute_cycles: int
     accesses: ArrayAccesses
     steps: tuple[Step, ...]
+    time: int  # elements of the time dimension the tile streams (its chunk of it)
 
 
 @dataclass(frozen=True)
@@ -505,4 +506,4 @@ def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
         if acc is None:
             acc = accesses[(r, c, t, continuing)] = block_accesses(hw.array, r, c, t,
                                                                    continuing, beat)
-        yield Tile(r, c, compute, acc, tuple(steps))
+        yield Tile(r, c, compute, acc, tuple(steps), t)
