@@ -8,6 +8,7 @@ factory initialises from torch's global generator, so ``torch.manual_seed`` fixe
 
 from accelsim.zoo.mobilenet import mobilenet_v2
 from accelsim.zoo.resnet import resnet18, resnet20
+from accelsim.zoo.resnete import resnete18
 from accelsim.zoo.transformer import char_transformer
 
-__all__ = ["char_transformer", "mobilenet_v2", "resnet18", "resnet20"]
+__all__ = ["char_transformer", "mobilenet_v2", "resnet18", "resnet20", "resnete18"]
