@@ -175,7 +175,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     doc = run_study(args.workload, args.hw, methods, args.out, epochs=args.epochs,
                     seed=args.seed, workload_overrides=args.set,
                     hardware_overrides=args.hw_set, figures=not args.no_figures,
-                    shape_only=args.shape_only, iterations=args.iterations, widths=widths)
+                    shape_only=args.shape_only, iterations=args.iterations, widths=widths,
+                    target_accuracy=args.target_accuracy)
     print(table(doc))
     print(f"wrote {Path(args.out) / 'comparison.json'}, comparison.csv"
           f"{', figures/' if not args.no_figures else ''}")
@@ -188,7 +189,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     out = args.out or Path(args.dirs[0]).resolve().parent
     check_writable(out, "--out")
-    doc = compare_runs(args.dirs, out, figures=not args.no_figures)
+    doc = compare_runs(args.dirs, out, figures=not args.no_figures,
+                       target_accuracy=args.target_accuracy)
     print(table(doc))
     print(f"wrote {Path(out) / 'comparison.json'}, comparison.csv"
           f"{', figures/' if not args.no_figures else ''}")
@@ -258,6 +260,25 @@ def _check_training_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--epochs must be from 1 to 100,000, got {shown(args.epochs)}")
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise UsageError(f"--seed must be from 0 to 2**63 - 1, got {shown(args.seed)}")
+
+
+def target_accuracy(text: str) -> float:
+    """``--target-accuracy``: a percentage in (0, 100], as a fraction."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"must be a percentage above 0 and at most 100, got "
+                                         f"{shown(text)}")
+    return value / 100.0
+
+
+def _target_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target-accuracy", type=target_accuracy, metavar="PCT",
+                   help="energy-to-accuracy: the energy each method spends until its test "
+                        "accuracy first reaches PCT %% (default: the lowest final accuracy of "
+                        "the methods compared)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -335,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hw-set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a hardware key (repeatable)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    _target_option(p)
     p.add_argument("--shape-only", action="store_true",
                    help="train nothing: write each method's trace from the network's shapes "
                         "(accelsim trace); prices energy, time and memory, measures no accuracy")
@@ -350,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run directories holding metrics.json and report.json")
     p.add_argument("--out", metavar="DIR", help="where to write (default: the first DIR's parent)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    _target_option(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("sweep", help="simulate a grid of machines over traces (resumable)")

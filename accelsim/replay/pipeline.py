@@ -17,7 +17,7 @@ from typing import Any
 from accelsim.hardware.model import Hardware
 from accelsim.replay.cache import CostCache
 from accelsim.replay.schedule import OverlapSchedule, Placed, SerialSchedule, schedule_for
-from accelsim.report.summary import Report
+from accelsim.report.summary import Report, op_energy
 from accelsim.trace.records import Header
 
 Schedule = SerialSchedule | OverlapSchedule
@@ -53,7 +53,8 @@ class Replayer:
     def __init__(self, hw: Hardware, report: Report, cache: CostCache, schedule: Schedule):
         self.hw, self.report, self.cache, self.schedule = hw, report, cache, schedule
         self.origin = 0.0  # absolute time of the schedule's origin
-        self._memory: dict[tuple, tuple[list[tuple], float, tuple]] = {}
+        # (work, state before) -> (what it counted, its cycles, its energy, state after)
+        self._memory: dict[tuple, tuple[list[tuple], float, float, tuple]] = {}
 
     def run(self, ops: Sequence[Any], iters: Iterable[int]) -> None:
         """Place ``ops``, one iteration's, once for each iteration number in ``iters``."""
@@ -65,16 +66,17 @@ class Replayer:
             if known is None:
                 known = self._memory[(work, before)] = self._place(ops, it)
             else:
-                counted, _, after = known
+                counted, _, _, after = known
                 for op, cost, energy, executions, held in counted:
                     self.report.count(op, cost, energy, executions, held)
                 self.schedule.restore(after)
             self.report.iteration_cycles[it] += known[1]
+            self.report.iteration_energy[it] += known[2]
             self.report.cycles = max(self.report.cycles, self.origin + self.schedule.end)
 
-    def _place(self, ops: Sequence[Any], it: int) -> tuple[list[tuple], float, tuple]:
+    def _place(self, ops: Sequence[Any], it: int) -> tuple[list[tuple], float, float, tuple]:
         counted = []
-        total = 0.0
+        total = energy_pj = 0.0
         for op in ops:
             cost, energy = self.cache(op)
             start, period, held = self.schedule.place(op, cost)
@@ -84,7 +86,8 @@ class Replayer:
                 self.report.sample(placed)
             counted.append((op, cost, energy, op.count, held))
             total += held
-        return counted, total, self.schedule.state()
+            energy_pj += op_energy(self.hw, energy, op.count, held)
+        return counted, total, energy_pj, self.schedule.state()
 
 
 def replay(hw: Hardware, ops: Iterable[Any], header: Header | None = None,

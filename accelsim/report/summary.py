@@ -106,6 +106,7 @@ class Report:
         self.distinct_ops = 0
         self.cycles = 0.0
         self.iteration_cycles: dict[int, float] = defaultdict(float)
+        self.iteration_energy: dict[int, float] = defaultdict(float)  # pJ, for energy-to-accuracy
         # (id of the cost, place) -> [op, cost, action energy, executions, held cycles]
         self._groups: dict[tuple, list] = {}
         self._settled: Totals | None = None
@@ -119,6 +120,8 @@ class Report:
         op = placed.op
         self.count(op, placed.cost, placed.energy, op.count, placed.held)
         self.iteration_cycles[op.iter] += placed.held
+        self.iteration_energy[op.iter] += op_energy(self.hw, placed.energy, op.count,
+                                                    placed.held)
         self.cycles = max(self.cycles, placed.end)
         if self.sampling:
             self.sample(placed)
@@ -227,10 +230,18 @@ class Report:
             "cycles_by_layer": dict(t.layer_cycles),
             "cycles_by_phase": dict(t.phase_cycles),
             "cycles_by_iteration": [self.iteration_cycles[i] for i in sorted(self.iteration_cycles)],
+            "energy_pj_by_iteration": [self.iteration_energy[i]
+                                       for i in sorted(self.iteration_energy)],
             "dram_bytes_by_tensor": {k: dict(v) for k, v in t.tensor_bytes.items()},
             "dram": asdict(t.dram),
             "buffers": buffers,
         }
+
+
+def op_energy(hw: Hardware, actions: Any, executions: int, held: float) -> float:
+    """pJ of ``executions`` of an op holding the machine ``held`` cycles: its actions and the
+    power of the time it holds (what ``Totals`` adds up by component)."""
+    return executions * actions.total + sum(time_energy(hw, held).values())
 
 
 def _kind(op: Any) -> str:

@@ -30,7 +30,8 @@ PARAM_TENSORS = ("weights", "master_weights")
 
 # Metrics where less is better, saved as a percentage against each baseline.
 SAVED = ("gemm_energy_pj", "param_movement_energy_pj", "energy_total_pj", "latency_s",
-         "param_memory_bytes", "training_memory_bytes", "peak_onchip_bytes")
+         "param_memory_bytes", "training_memory_bytes", "peak_onchip_bytes",
+         "energy_to_target_pj")
 
 DEFINITIONS = {
     "accuracy": "final test accuracy of the deployed (quantised) model",
@@ -43,6 +44,12 @@ DEFINITIONS = {
                              "(accelsim.train.memory)",
     "latency_s": "simulated time of the whole training run",
     "peak_onchip_bytes": "largest sum of the SRAMs' peak occupancies",
+    "energy_to_target_pj": "energy spent until the test accuracy, measured after each epoch, "
+                           "first reaches target_accuracy (APT states its savings this way); "
+                           "null if it never does. The target is given (--target-accuracy) "
+                           "or the lowest final accuracy of the methods compared, which every "
+                           "one of them reaches",
+    "to_target": "the epoch, iterations, energy and simulated time until target_accuracy",
     "savings": "(baseline - method) / baseline x 100 %: positive means the method spends less",
     "shape_only": "the trace was written from the network's shapes (accelsim trace), without "
                   "data or training: energy, latency and memory hold, no accuracy was measured",
@@ -94,18 +101,57 @@ def method_row(run_dir: str | Path) -> dict[str, Any]:
         "peak_onchip_bytes": sum(b["peak_bytes"] for b in buffers.values()),
         "peak_occupancy_bytes": {name: b["peak_bytes"] for name, b in buffers.items()},
         "iterations": metrics["iterations"],
+        "epochs": metrics.get("epochs"),
+        "history": [] if shape_only else metrics.get("history", []),
+        "energy_by_iteration": report.get("energy_pj_by_iteration"),
+        "cycles_by_iteration": report.get("cycles_by_iteration", []),
     }
 
 
-def _saving(base: float, value: float) -> float | None:
-    return None if base == 0 else 100.0 * (base - value) / base
+def _saving(base: float | None, value: float | None) -> float | None:
+    if base is None or value is None or base == 0:
+        return None
+    return 100.0 * (base - value) / base
 
 
-def compare(run_dirs: list[str | Path]) -> dict[str, Any]:
-    """``comparison.json``'s document for these run directories."""
+def to_target(row: dict[str, Any], target: float) -> dict[str, Any] | None:
+    """Energy and time until ``row``'s test accuracy first reaches ``target`` (after an epoch;
+    training is only evaluated there), from the report's per-iteration figures; None if it
+    never does."""
+    history, energy = row["history"], row["energy_by_iteration"]
+    if row["accuracy"] is None or not history or energy is None or not row["epochs"]:
+        return None
+    steps = row["iterations"] // row["epochs"]
+    seconds_per_cycle = row["latency_s"] / row["total_cycles"] if row["total_cycles"] else 0.0
+    for entry in history:
+        if entry["test_accuracy"] >= target:
+            n = min(entry["epoch"] * steps, len(energy))
+            return {"epoch": entry["epoch"], "iterations": n,
+                    "energy_pj": sum(energy[:n]),
+                    "latency_s": sum(row["cycles_by_iteration"][:n]) * seconds_per_cycle}
+    return None
+
+
+def compare(run_dirs: list[str | Path], target_accuracy: float | None = None
+            ) -> dict[str, Any]:
+    """``comparison.json``'s document for these run directories; ``target_accuracy`` (a
+    fraction) for the energy-to-accuracy figures (default: the lowest final accuracy)."""
     if not run_dirs:
         raise CompareError("compare needs at least one run directory")
     rows = [method_row(d) for d in run_dirs]
+    measured = [row["accuracy"] for row in rows if row["accuracy"] is not None]
+    target = target_accuracy if target_accuracy is not None else min(measured, default=None)
+    for row in rows:
+        history = row.pop("history")
+        energy = row.pop("energy_by_iteration")
+        cycles = row.pop("cycles_by_iteration")
+        reached = None if target is None else to_target(
+            {**row, "history": history, "energy_by_iteration": energy,
+             "cycles_by_iteration": cycles}, target)
+        row["to_target"] = reached
+        if energy is None:  # a report written before it kept energy by iteration
+            row["to_target_unknown"] = "report.json has no energy_pj_by_iteration: simulate again"
+        row["energy_to_target_pj"] = None if reached is None else reached["energy_pj"]
     methods = {}
     for row in rows:
         if row["method"] in methods:
@@ -129,7 +175,7 @@ def compare(run_dirs: list[str | Path]) -> dict[str, Any]:
             }
     first = rows[0]
     doc = {"workload": first["workload"], "hardware": first["hardware"],
-           "definitions": DEFINITIONS, "methods": methods,
+           "definitions": DEFINITIONS, "target_accuracy": target, "methods": methods,
            "shape_only": any(row["shape_only"] for row in rows)}
     if doc["shape_only"]:
         doc["note"] = SHAPE_ONLY_NOTE.format(methods=", ".join(
@@ -151,7 +197,15 @@ TABLE_ROWS = [
     ("param_memory_bytes", "param memory (KiB)", lambda v: f"{v / 1024:,.1f}"),
     ("training_memory_bytes", "training memory (KiB)", lambda v: f"{v / 1024:,.1f}"),
     ("peak_onchip_bytes", "peak on-chip (KiB)", lambda v: f"{v / 1024:,.1f}"),
+    ("energy_to_target_pj", "energy to target (uJ)", lambda v: f"{v / 1e6:,.1f}"),
 ]
+
+
+def _missing(key: str, row: dict[str, Any]) -> str:
+    """What the table shows for a figure a method does not have."""
+    if key == "energy_to_target_pj" and row["accuracy"] is not None:
+        return "n/a" if row.get("to_target_unknown") else "not reached"
+    return _accuracy(row)
 
 
 def table(doc: dict[str, Any]) -> str:
@@ -161,7 +215,11 @@ def table(doc: dict[str, Any]) -> str:
     header = ["", *methods, *[f"{n} {k.replace('_', ' ')}" for n, k in savings]]
     lines = [header]
     for key, label, fmt in TABLE_ROWS:
-        cells = [label, *[_accuracy(row) if row[key] is None else fmt(row[key])
+        if key == "energy_to_target_pj":
+            if doc.get("target_accuracy") is None:
+                continue
+            label = f"energy to {doc['target_accuracy']:.2%} (uJ)"
+        cells = [label, *[_missing(key, row) if row[key] is None else fmt(row[key])
                           for row in methods.values()]]
         for name, base in savings:
             s = methods[name]["savings"][base]
@@ -185,7 +243,8 @@ def comparison_csv(doc: dict[str, Any]) -> str:
     """One row per method: the figures, then each saving column named by its baseline."""
     keys = ["accuracy", "gemm_energy_pj", "param_movement_energy_pj", "energy_total_pj",
             *[f"energy_{c}_pj" for c in COMPONENTS],
-            "latency_s", "param_memory_bytes", "training_memory_bytes", "peak_onchip_bytes"]
+            "latency_s", "param_memory_bytes", "training_memory_bytes", "peak_onchip_bytes",
+            "energy_to_target_pj"]
     saving_cols = [f"saving_{m}_vs_{b}_pct" for b in BASELINES for m in SAVED]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -195,6 +254,7 @@ def comparison_csv(doc: dict[str, Any]) -> str:
                   for k in keys]
         if values[0] is None:
             values[0] = _accuracy(row)
+        values = ["" if v is None else v for v in values]
         savings = []
         for b in BASELINES:
             s = row.get("savings", {}).get(f"vs_{b}")

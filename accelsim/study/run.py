@@ -50,10 +50,11 @@ def simulate_run(run_dir: Path, hw, progress: Callable[[int], None] | None = Non
         return write_report(replay(hw, reader, reader.header, progress=progress), run_dir)
 
 
-def compare_runs(run_dirs: list[str | Path], out: str | Path, *, figures: bool = True
-                 ) -> dict[str, Any]:
-    """Write comparison.json, comparison.csv and (optionally) the figures into ``out``."""
-    doc = compare(run_dirs)
+def compare_runs(run_dirs: list[str | Path], out: str | Path, *, figures: bool = True,
+                 target_accuracy: float | None = None) -> dict[str, Any]:
+    """Write comparison.json, comparison.csv and (optionally) the figures into ``out``
+    (``target_accuracy``, a fraction: for the energy-to-accuracy figures)."""
+    doc = compare(run_dirs, target_accuracy)
     out = Path(out)
     write_atomic(out / "comparison.json", json.dumps(doc, indent=2) + "\n")
     write_atomic(out / "comparison.csv", comparison_csv(doc))
@@ -70,6 +71,7 @@ def run_study(workload: str, hardware: str, methods: list[str], out: str | Path,
               hardware_overrides: list[str] | None = None, figures: bool = True,
               shape_only: bool = False, iterations: int | None = None,
               widths: RecordedWidths | None = None,
+              target_accuracy: float | None = None,
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train (or, ``shape_only``, trace from shapes: ``iterations``, by default the ones
     training would run; ``widths`` for rct) each method, replay it on the machine, compare."""
@@ -100,7 +102,8 @@ def run_study(workload: str, hardware: str, methods: list[str], out: str | Path,
             report = simulate_run(run_dir, hw, bar.update)
         log(f"{method}: simulated on {hw.name}: {report['energy_pj']['total'] / 1e6:,.1f} uJ, "
             f"{report['latency_s'] * 1e3:,.1f} ms")
-    return compare_runs([out / m for m in methods], out, figures=figures)
+    return compare_runs([out / m for m in methods], out, figures=figures,
+                        target_accuracy=target_accuracy)
 
 
 def _shape_tracer(wl: Workload, methods: list[str], *, epochs: int | None, seed: int | None,

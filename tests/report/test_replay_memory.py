@@ -57,3 +57,13 @@ def test_the_timeline_is_the_same_with_memory():
         b.add(placed)
     assert a.timeline == b.timeline
     close(a.to_json()["buffers"], b.to_json()["buffers"])
+
+
+@pytest.mark.parametrize("overrides", [[], ["schedule.overlap_ops=false"]])
+def test_energy_and_cycles_by_iteration_partition_the_totals(overrides):
+    hw = load_hardware("edge-16x16", overrides)
+    doc = replay(hw, mixed_trace(), timeline=False).to_json()
+    assert len(doc["energy_pj_by_iteration"]) == len(doc["cycles_by_iteration"]) == 6
+    assert sum(doc["energy_pj_by_iteration"]) == pytest.approx(doc["energy_pj"]["total"],
+                                                               rel=1e-12)
+    assert sum(doc["cycles_by_iteration"]) == pytest.approx(doc["total_cycles"], rel=1e-12)

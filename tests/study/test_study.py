@@ -126,6 +126,8 @@ def test_compare_errors(study, tmp_path, capsys):
     (["run", "--workload", "nope"], "no such workload"),
     (["run", "--epochs", "0"], "--epochs must be from 1 to 100,000, got 0"),
     (["compare"], "the following arguments are required: DIR"),
+    (["run", "--target-accuracy", "0"], "--target-accuracy: must be a percentage above 0"),
+    (["run", "--target-accuracy", "ninety"], "--target-accuracy: must be a percentage above 0"),
 ])
 def test_run_errors_before_any_work(argv, message, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "out")] if argv[0] == "run" else argv) == 2
@@ -159,3 +161,33 @@ def test_simulate_timeline_option(tmp_path, capsys):
     assert main(["simulate", "--trace", "examples/lenet5-mnist-int8.jsonl", "--out",
                  str(tmp_path), "--timeline", str(path), "--timeline-ops", "0"]) == 2
     assert "--timeline-ops must be at least 1" in capsys.readouterr().err
+
+
+def test_energy_to_accuracy_is_the_energy_of_the_epochs_before_the_target(study, tmp_path):
+    """The energy until the accuracy first reaches the target is the sum of the report's
+    per-iteration energies up to the end of that epoch; by default the target is the lowest
+    final accuracy, which every method reaches."""
+    out, _ = study
+    doc = compare([out / "fp32", out / "qat", out / "rct"])
+    lowest = min(row["accuracy"] for row in doc["methods"].values())
+    assert doc["target_accuracy"] == lowest
+    for name, row in doc["methods"].items():
+        metrics = json.loads((out / name / "metrics.json").read_text())
+        report = json.loads((out / name / "report.json").read_text())
+        first = next(h for h in metrics["history"] if h["test_accuracy"] >= lowest)
+        n = first["epoch"] * metrics["iterations"] // metrics["epochs"]
+        assert row["to_target"]["iterations"] == n
+        assert row["energy_to_target_pj"] == pytest.approx(
+            sum(report["energy_pj_by_iteration"][:n]))
+        assert sum(report["energy_pj_by_iteration"]) == pytest.approx(
+            report["energy_pj"]["total"], rel=1e-9)
+    assert "energy_to_target_pj" in doc["methods"]["rct"]["savings"]["vs_qat"]
+    unreachable = compare([out / "qat", out / "rct"], target_accuracy=1.01)
+    assert all(row["to_target"] is None for row in unreachable["methods"].values())
+    code = main(["compare", str(out / "qat"), str(out / "rct"), "--out", str(tmp_path),
+                 "--no-figures", "--target-accuracy", "100.5"])
+    assert code == 2
+    assert main(["compare", str(out / "qat"), str(out / "rct"), "--out", str(tmp_path),
+                 "--no-figures", "--target-accuracy", "99.99"]) == 0
+    assert json.loads((tmp_path / "comparison.json").read_text())["target_accuracy"] == \
+        pytest.approx(0.9999)
