@@ -211,7 +211,7 @@ def _workload_case(name: str, change: dict, expect: str = "", method: str = "fp3
 
 
 _workload_case("wl-batch-larger-than-data", {"batch_size": 5000}, "larger than the training set")
-_workload_case("wl-unknown-dataset", {"dataset": {"name": "imagenet"}}, "unknown dataset")
+_workload_case("wl-unknown-dataset", {"dataset": {"name": "places365"}}, "unknown dataset")
 _workload_case("wl-unknown-model", {"model": {"name": "gpt"}}, "unknown model")
 _workload_case("wl-huge-layer", {"model": {"params": {"hidden": 10**9}}}, "parameters")
 _workload_case("wl-model-param-type", {"model": {"params": {"hidden": "wide"}}}, "wide")

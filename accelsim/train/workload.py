@@ -38,10 +38,12 @@ def method_key(name: str) -> str:
 class DatasetSpec:
     """Which data set, and the loader's own parameters (``accelsim.train.data``)."""
 
-    name: str = spec(doc="Data set: digits, mnist, cifar10, text, synthetic (seeded random "
-                     "samples of a given shape) or npz (your own arrays).")
+    name: str = spec(doc="Data set: digits, mnist, cifar10, imagenet (an image folder), text, "
+                     "synthetic (seeded random samples of a given shape) or npz (your own "
+                     "arrays).")
     params: dict = spec(factory=dict, doc="Loader parameters (e.g. upsample, path, context; "
-                        "synthetic: shape, classes, train_samples, test_samples; npz: path).")
+                        "synthetic: shape, classes, train_samples, test_samples; npz: path; "
+                        "imagenet: path, size, classes, train_samples, test_samples).")
 
 
 @dataclass(frozen=True, kw_only=True)

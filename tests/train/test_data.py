@@ -27,14 +27,15 @@ from accelsim.train.data.text import python_corpus
 
 
 def test_registry_names_every_loader():
-    assert dataset_names() == ["cifar10", "digits", "mnist", "npz", "synthetic", "text"]
+    assert dataset_names() == ["cifar10", "digits", "imagenet", "mnist", "npz", "synthetic",
+                               "text"]
     assert dataset_params("digits") == {"test_fraction": 0.2, "upsample": 1, "synthetic": False}
 
 
 def test_unknown_dataset_lists_valid_names():
-    with pytest.raises(WorkloadError, match=r"unknown dataset 'imagenet'; valid: cifar10, "
-                                            r"digits, mnist, npz, synthetic, text"):
-        load_dataset("imagenet", seed=0)
+    with pytest.raises(WorkloadError, match=r"unknown dataset 'places365'; valid: cifar10, "
+                                            r"digits, imagenet, mnist, npz, synthetic, text"):
+        load_dataset("places365", seed=0)
 
 
 def test_unknown_param_lists_valid_params():

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_data import write_cifar, write_mnist
+from test_data_formats import write_tree
 
 from accelsim.errors import WorkloadError
 from accelsim.train.data import DatasetShape, dataset_names, dataset_shape, load_dataset
@@ -387,6 +388,7 @@ def shape_cases(tmp_path) -> list[tuple[str, dict]]:
     write_mnist(tmp_path / "mnist-gz", train=7, test=3, gz=True, side=20)
     write_cifar(tmp_path / "cifar" / "cifar-10-batches-py", per_batch=3, test=2)
     npz_file = write_npz(tmp_path / "mine.npz", arrays(features=(2, 3)))
+    images = write_tree(tmp_path / "images")
     return [
         ("digits", {}),
         ("digits", {"synthetic": True, "upsample": 4}),
@@ -403,6 +405,8 @@ def shape_cases(tmp_path) -> list[tuple[str, dict]]:
         ("synthetic", {"shape": [10], "vocab": 17, "train_samples": 21}),
         ("npz", {"path": str(npz_file)}),
         ("npz", {"path": str(npz_file), "classes": 9}),
+        ("imagenet", {"path": str(images), "size": 16}),
+        ("imagenet", {"path": str(images), "size": 8, "classes": 2, "train_samples": 3}),
     ]
 
 
@@ -448,9 +452,9 @@ def test_dataset_shape_builds_no_samples(tmp_path, monkeypatch):
 
 
 def test_dataset_shape_reports_what_the_loader_reports(tmp_path):
-    with pytest.raises(WorkloadError, match=r"unknown dataset 'imagenet'; valid: cifar10, "
-                                            r"digits, mnist, npz, synthetic, text"):
-        dataset_shape("imagenet", {})
+    with pytest.raises(WorkloadError, match=r"unknown dataset 'places365'; valid: cifar10, "
+                                            r"digits, imagenet, mnist, npz, synthetic, text"):
+        dataset_shape("places365", {})
     with pytest.raises(WorkloadError, match=r"^dataset digits: unknown param 'upsampel'"):
         dataset_shape("digits", {"upsampel": 2})
     assert dataset_shape("mnist", {}) == ((1, 28, 28), 10, 60000)  # no files: the official
