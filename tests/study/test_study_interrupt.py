@@ -10,6 +10,12 @@ import time
 import pytest
 
 
+def ctrl_c_default() -> None:
+    """In the child: Ctrl-C as a terminal delivers it, even where the test run itself was
+    started with SIGINT ignored (a background job of a non-interactive shell)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for(path, proc, timeout=120):
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -27,7 +33,8 @@ def test_stopping_run_keeps_finished_methods(tmp_path, sig, code):
     out = tmp_path / "study"
     argv = [sys.executable, "-m", "accelsim", "run", "--workload", "mlp-digits", "--methods",
             "fp32,qat", "--epochs", "40", "--out", str(out), "--no-figures"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(argv, preexec_fn=ctrl_c_default, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     wait_for(out / "fp32" / "report.json", proc)
     time.sleep(0.5)  # into qat's training
@@ -47,7 +54,8 @@ def test_stopping_train_leaves_no_partial_trace(tmp_path):
     out = tmp_path / "run"
     argv = [sys.executable, "-m", "accelsim", "train", "--workload", "mlp-digits", "--method",
             "rct", "--epochs", "40", "--out", str(out)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, preexec_fn=ctrl_c_default, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     wait_for(out, proc)
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)

@@ -17,6 +17,12 @@ from accelsim.sweep.spec import iter_points, load_spec
 from accelsim.trace import Header, write_trace
 from accelsim.trace.synthetic import lenet5_mnist, training_trace
 
+
+def ctrl_c_default() -> None:
+    """In the child: Ctrl-C as a terminal delivers it, even where the test run itself was
+    started with SIGINT ignored (a background job of a non-interactive shell)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
 
@@ -61,7 +67,8 @@ def alive(pid: int) -> bool:
 def start(spec, out, workers=2):
     argv = [sys.executable, "-m", "accelsim", "sweep", str(spec), "--out", str(out),
             "--workers", str(workers), "--no-plot"]
-    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(argv, preexec_fn=ctrl_c_default, start_new_session=True,
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     return argv, proc
 
