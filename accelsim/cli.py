@@ -282,8 +282,8 @@ def _target_option(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from accelsim.method_names import METHODS
     from accelsim.presets import names
-    from accelsim.train.workload import METHODS
 
     presets, workloads = ", ".join(names("configs")), ", ".join(names("workloads"))
     parser = _Parser(prog="accelsim", description="Energy, time and memory of training "
@@ -410,7 +410,7 @@ BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THR
 
 def method_name(text: str) -> str:
     """A method as the CLI spells it (``bnn-lowmem``); ``bnn_lowmem`` is accepted too."""
-    from accelsim.train.workload import METHODS, canonical_method
+    from accelsim.method_names import METHODS, canonical_method
 
     name = canonical_method(text)
     if name not in METHODS:

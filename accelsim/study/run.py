@@ -28,7 +28,7 @@ DEFAULT_METHODS = ("fp32", "qat", "rct")
 
 def parse_methods(text: str) -> list[str]:
     """``fp32,qat,rct`` -> a checked list of method names."""
-    from accelsim.train.workload import METHODS, canonical_method
+    from accelsim.method_names import METHODS, canonical_method
 
     names = [canonical_method(m) for m in text.split(",") if m.strip()]
     unknown = [m for m in names if m not in METHODS]

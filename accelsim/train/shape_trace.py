@@ -44,6 +44,7 @@ import numpy as np
 
 from accelsim.atomic import write_atomic
 from accelsim.errors import UsageError, WorkloadError, shown
+from accelsim.method_names import canonical_method
 from accelsim.progress import Progress
 from accelsim.trace.io import TraceWriter, fold_repeats
 from accelsim.trace.records import (
@@ -73,7 +74,7 @@ from accelsim.train.recorded_widths import (
 from accelsim.train.tracer import Tracer
 from accelsim.train.vectors import plan_iteration
 from accelsim.train.widths import first_trained
-from accelsim.train.workload import Workload, canonical_method
+from accelsim.train.workload import Workload
 
 TRACE_NAME = "trace.jsonl.gz"  # as accelsim.train.trainer writes it
 MAX_ITERATIONS = 100_000  # a trace's iterations; each is hundreds of records at real scale

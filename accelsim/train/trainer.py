@@ -22,6 +22,7 @@ import numpy as np
 
 from accelsim.atomic import write_atomic
 from accelsim.errors import WorkloadError, shown
+from accelsim.method_names import canonical_method
 from accelsim.progress import Progress
 from accelsim.trace.io import TraceWriter
 from accelsim.trace.records import Header
@@ -32,7 +33,7 @@ from accelsim.train.iteration import evaluate, run_iteration
 from accelsim.train.memory import training_memory
 from accelsim.train.methods import METHODS
 from accelsim.train.tracer import Tracer
-from accelsim.train.workload import Workload, canonical_method
+from accelsim.train.workload import Workload
 
 TRACE_NAME = "trace.jsonl.gz"
 

@@ -13,20 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.errors import WorkloadError
+from accelsim.method_names import canonical_method
 from accelsim.presets import shipped_dir
 from accelsim.spec.check import build, check_schema
 from accelsim.spec.fields import spec
 from accelsim.spec.yamlio import apply_overrides, read_yaml, resolve_preset
 
 WORKLOAD_DIR = shipped_dir("workloads")
-METHODS = ("fp32", "qat", "rct", "bnn", "bnn-lowmem")
 BNN_FORMATS = ("fixed", "fp")  # a binary method's formats below 32 bits
-
-
-def canonical_method(name: str) -> str:
-    """A method's one documented spelling: ``bnn_lowmem`` (a YAML key's habit) is
-    ``bnn-lowmem`` (the CLI's)."""
-    return name.strip().replace("_", "-")
 
 
 def method_key(name: str) -> str:

@@ -3,8 +3,8 @@
 import pytest
 
 from accelsim.errors import WorkloadError
+from accelsim.method_names import METHODS as DECLARED
 from accelsim.train.methods import METHODS
-from accelsim.train.workload import METHODS as DECLARED
 from accelsim.train.workload import WORKLOAD_DIR, load_workload, workload_from_dict
 
 BASE = {"name": "w", "dataset": {"name": "digits"}, "model": {"name": "mlp"}}

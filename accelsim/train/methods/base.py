@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from accelsim.errors import WorkloadError, shown
+from accelsim.method_names import METHODS as METHOD_NAMES
 from accelsim.trace.records import Transfer, Vector
 from accelsim.train.interfaces import Frontend, ParamRef, elements
 from accelsim.train.methods.moments import nonnegative_ops, quantise_nonnegative
@@ -36,7 +37,6 @@ from accelsim.train.methods.quantiser import OperandQuantiser
 from accelsim.train.optim import SGD, Adam, GradientDescent
 from accelsim.train.quant import quantise, quantise_ops
 from accelsim.train.shadow import ShadowWeights
-from accelsim.train.workload import METHODS as METHOD_NAMES
 from accelsim.train.workload import Workload, method_key
 
 METHODS: dict[str, type[Method]] = {}
@@ -47,7 +47,7 @@ def method(name: str):
 
     def register(cls: type[Method]) -> type[Method]:
         if name not in METHOD_NAMES:  # the one list of names, which the CLI reads without numpy
-            raise ValueError(f"method {name!r} is not in accelsim.train.workload.METHODS")
+            raise ValueError(f"method {name!r} is not in accelsim.method_names.METHODS")
         cls.name = name
         METHODS[name] = cls
         return cls
