@@ -175,9 +175,9 @@ def test_cnv_and_binarynet_place_pooling_as_they_do():
 
 # ---- the memory model on their terms ---------------------------------------------------------
 
-def memories(name: str):
+def memories(name: str, overrides: list[str] | None = None):
     """(training_memory, resident_memory) of bnn and bnn-lowmem, from shapes alone."""
-    w = load_workload(name)
+    w = load_workload(name, overrides)
     shape = dataset_shape(w.dataset.name, dict(w.dataset.params))
     out = {}
     for method in ("bnn", "bnn-lowmem"):
@@ -216,21 +216,24 @@ def test_binarynet_peak_falls_short_by_the_second_error_buffer():
                                                       rel=0.01)
 
 
-def test_resnete18_memory_saving_and_why_it_differs():
-    """Documented, not reached (docs/papers-bnn.md): the torch front-end's standard form has
-    its Signs keep their real input, the residual stream at 32 bits, which their sheet does
-    not count; with a 1-bit mask instead (their own baseline's Sign) our peak gives 3.49."""
+def test_resnete18_memory_saving_on_their_terms():
+    """The standard method as their ResNetE-18 sheet counts it (each Sign a 1-bit mask, binary
+    convolutions' inputs at 1 bit: the workload's methods.bnn) gives our peak within 10 % of
+    their 3.78x. Their everything-resident accounting stays above (5.13x): our binary form also
+    binarises the stem, the 1x1 shortcuts and the classifier, which they keep in FP16
+    (docs/papers-bnn.md). With the Signs keeping their real input, the framework default, the
+    32-bit residual stream (27,644 MiB) dominates the standard's peak: 5.36x."""
     pytest.importorskip("torch")
     mem = memories("bnn-resnete18-imagenet")
-    standard, lowmem = mem["bnn"][0], mem["bnn-lowmem"][0]
-    assert standard.peak_bytes / lowmem.peak_bytes == pytest.approx(5.362, abs=2e-3)
-    kinds = standard.to_json()["kept_by_kind_bytes"]
-    masks = lowmem.to_json()["kept_by_kind_bytes"]["mask"]  # the same Signs, 1 bit each
-    assert kinds["sign_input"] / MIB == pytest.approx(27_644, rel=1e-3)
-    with_masks = standard.peak_bytes - kinds["sign_input"] + masks
-    assert with_masks / lowmem.peak_bytes == pytest.approx(3.485, abs=5e-3)
-    assert with_masks / lowmem.peak_bytes == pytest.approx(PAPER["bnn-resnete18-imagenet"],
-                                                           rel=0.10)
+    standard, lowmem = mem["bnn"], mem["bnn-lowmem"]
+    peak = standard[0].peak_bytes / lowmem[0].peak_bytes
+    resident = standard[1].total_bytes / lowmem[1].total_bytes
+    assert (peak, resident) == pytest.approx((3.485, 5.13), abs=5e-3)
+    assert peak == pytest.approx(PAPER["bnn-resnete18-imagenet"], rel=0.10)
+    real = memories("bnn-resnete18-imagenet", ["methods.bnn.sign_store=real"])["bnn"][0]
+    assert real.to_json()["kept_by_kind_bytes"]["sign_input"] / MIB == pytest.approx(
+        27_644, rel=1e-3)
+    assert real.peak_bytes / lowmem[0].peak_bytes == pytest.approx(5.362, abs=2e-3)
 
 
 def test_a_float_format_has_16_or_32_bits():
