@@ -122,15 +122,23 @@ for reader in ("hardware", "workload", "sweep", "trace", "requests"):
 
 # ---- every numeric key of a hardware config or workload, set to absurd values -----------------
 
-def _numeric_keys(section: type, path: str = "") -> list[str]:
+def _keys_where(section: type, keep, path: str = "") -> list[str]:
     out = []
     for key in keys(section):
         sub = f"{path}.{key.name}" if path else key.name
         if key.section is not None:
-            out += _numeric_keys(key.section, sub)
-        elif key.kind in (int, float) and not key.info.choices:
+            out += _keys_where(key.section, keep, sub)
+        elif keep(key):
             out.append(sub)
     return out
+
+
+def _numeric_keys(section: type) -> list[str]:
+    return _keys_where(section, lambda key: key.kind in (int, float) and not key.info.choices)
+
+
+def _choice_keys(section: type) -> list[str]:
+    return _keys_where(section, lambda key: bool(key.info.choices))
 
 
 def _nest(path: str, value) -> dict:
@@ -164,6 +172,15 @@ for key in _numeric_keys(Workload):
         CASES.append(Case(f"workload-{key}-{label}", lambda tmp, key=key, raw=ABSURD[label]: [
             "train", "--workload", str(write(tmp / "w.yaml", yaml.safe_dump(WORKLOAD))),
             "--method", "fp32", "--out", str(tmp / "out"), "--set", f"{key}={raw}"], key))
+# every key with a fixed set of values (a dataflow, a method's format or rule), set to none of them
+for key in _choice_keys(Hardware):
+    CASES.append(Case(f"hw-{key}-not-a-choice", lambda tmp, key=key: [
+        "validate", "edge-16x16", "--set", f"{key}=nonesuch"], f"{key}: "))
+for key in _choice_keys(Workload):
+    CASES.append(Case(f"workload-{key}-not-a-choice", lambda tmp, key=key: [
+        "train", "--workload", str(write(tmp / "w.yaml", yaml.safe_dump(WORKLOAD))),
+        "--method", "fp32", "--out", str(tmp / "out"), "--set", f"{key}=nonesuch"],
+        f"{key}: 'nonesuch' is not one of"))
 
 
 def _hw_case(name: str, data: dict, expect: str = "") -> None:
