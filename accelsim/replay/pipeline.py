@@ -48,31 +48,60 @@ def iterations(ops: Iterable[Any]) -> Iterator[list[Any]]:
 
 
 class Replayer:
-    """Places iterations on one machine into one report, from memory where it can."""
+    """Places iterations on one machine into one report, from memory where it can.
+
+    An iteration that starts from the state the previous one started from, doing the same
+    work, repeats it exactly: a run of such iterations is counted once, times its length."""
 
     def __init__(self, hw: Hardware, report: Report, cache: CostCache, schedule: Schedule):
         self.hw, self.report, self.cache, self.schedule = hw, report, cache, schedule
         self.origin = 0.0  # absolute time of the schedule's origin
-        # (work, state before) -> (what it counted, its cycles, its energy, state after)
+        self._energies: dict[tuple, float] = {}
+        self._works: dict[tuple, int] = {}  # an iteration's work -> a small number
+        # (work number, state before) -> (what it counted, its cycles, its energy, state after)
         self._memory: dict[tuple, tuple[list[tuple], float, float, tuple]] = {}
 
     def run(self, ops: Sequence[Any], iters: Iterable[int]) -> None:
         """Place ``ops``, one iteration's, once for each iteration number in ``iters``."""
         work = tuple((op.place(), op.signature(), op.count) for op in ops)
+        number = self._works.setdefault(work, len(self._works))
+        report, schedule = self.report, self.schedule
+        last_before: tuple | None = None
+        known: tuple | None = None
+        repeats = 0  # iterations since ``known`` was counted that repeat it
         for it in iters:
-            self.origin += self.schedule.rebase()
-            before = self.schedule.state()
-            known = None if self.report.sampling else self._memory.get((work, before))
-            if known is None:
-                known = self._memory[(work, before)] = self._place(ops, it)
+            self.origin += schedule.rebase()
+            before = schedule.state()
+            if known is not None and before == last_before and not report.sampling:
+                repeats += 1  # the same work from the same state: the last one again
             else:
-                counted, _, _, after = known
-                for op, cost, energy, executions, held in counted:
-                    self.report.count(op, cost, energy, executions, held)
-                self.schedule.restore(after)
-            self.report.iteration_cycles[it] += known[1]
-            self.report.iteration_energy[it] += known[2]
-            self.report.cycles = max(self.report.cycles, self.origin + self.schedule.end)
+                self._count(known, repeats)
+                repeats = 0
+                known = None if report.sampling else self._memory.get((number, before))
+                if known is None:
+                    known = self._memory[(number, before)] = self._place(ops, it)
+                else:
+                    repeats = 1
+                last_before = before
+            schedule.restore(known[3])
+            report.iteration_cycles[it] += known[1]
+            report.iteration_energy[it] += known[2]
+            report.cycles = max(report.cycles, self.origin + schedule.end)
+        self._count(known, repeats)
+
+    def _count(self, known: tuple | None, times: int) -> None:
+        if known is None or not times:
+            return
+        for key, op, cost, energy, executions, held in known[0]:
+            self.report.count_times(key, op, cost, energy, executions, held, times)
+
+    def _op_energy(self, energy: Any, executions: int, held: float) -> float:
+        """``op_energy``, remembered: a trace repeats a few hundred (op, time held) pairs."""
+        key = (id(energy), executions, held)
+        pj = self._energies.get(key)
+        if pj is None:
+            pj = self._energies[key] = op_energy(self.hw, energy, executions, held)
+        return pj
 
     def _place(self, ops: Sequence[Any], it: int) -> tuple[list[tuple], float, float, tuple]:
         counted = []
@@ -81,12 +110,13 @@ class Replayer:
             cost, energy = self.cache(op)
             start, period, held = self.schedule.place(op, cost)
             placed = Placed(op, cost, energy, self.origin + start, period, held)
-            self.report.count(op, cost, energy, op.count, held)
+            key = (id(cost), op.place())
+            self.report.count_times(key, op, cost, energy, op.count, held, 1)
             if self.report.sampling:
                 self.report.sample(placed)
-            counted.append((op, cost, energy, op.count, held))
+            counted.append((key, op, cost, energy, op.count, held))
             total += held
-            energy_pj += op_energy(self.hw, energy, op.count, held)
+            energy_pj += self._op_energy(energy, op.count, held)
         return counted, total, energy_pj, self.schedule.state()
 
 

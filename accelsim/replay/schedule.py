@@ -109,6 +109,7 @@ class OverlapSchedule:
 
     def __init__(self, hw: Any) -> None:
         self.hw = hw
+        self._shared: dict[tuple, float] = {}  # (profile before, profile after) -> overlap
         self.end = 0.0  # when the last execution placed ends
         self.last: OpProfile | None = None  # the op ending last
         self.computing = 0.0  # when the last unfused op began computing
@@ -131,9 +132,9 @@ class OverlapSchedule:
         p = cost.profile
         if p is not None and p.fused:
             return self._beside(op, cost)
-        shared = overlap(self.hw, self.last, p)
+        shared = self._overlap(self.last, p)
         start = self.end - shared
-        period = cost.cycles - overlap(self.hw, p, p)
+        period = cost.cycles - self._overlap(p, p)
         end = start + cost.cycles + (op.count - 1) * period
         held = end - self.end
         self.end, self.last = end, p
@@ -141,6 +142,15 @@ class OverlapSchedule:
         if p is not None and p.unit == "vector":
             self.vector_free = end
         return start, period, held
+
+    def _overlap(self, before: OpProfile | None, after: OpProfile | None) -> float:
+        """``overlap``, remembered by pair (profiles are compared by identity: one per
+        distinct op cost, and a trace pairs a few dozen of them again and again)."""
+        key = (before, after)
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared[key] = overlap(self.hw, before, after)
+        return shared
 
     def _beside(self, op: Any, cost: OpCost) -> tuple[float, float, float]:
         """A fused op on the vector unit, from when its producer began computing (its values

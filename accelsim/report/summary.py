@@ -132,12 +132,23 @@ class Report:
 
     def count(self, op: Any, cost: OpCost, energy: Any, executions: int, held: float) -> None:
         """Add ``executions`` of ``op`` holding the machine ``held`` cycles (no timeline)."""
-        key = (id(cost), op.place())
+        self.count_times((id(cost), op.place()), op, cost, energy, executions, held, 1)
+
+    def count_times(self, key: tuple, op: Any, cost: OpCost, energy: Any, executions: int,
+                    held: float, times: int) -> None:
+        """``count`` done ``times`` over, ``key`` being ``(id(cost), op.place())``: the
+        replay counts a run of repeating iterations at once. The held cycles add up as
+        ``times`` additions would, bit for bit (whole numbers of cycles are multiplied, which
+        is exact; otherwise the fraction is added ``times`` times)."""
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = [op, cost, energy, 0, 0.0]
-        group[3] += executions
-        group[4] += held
+        group[3] += times * executions
+        if times == 1 or (float(held).is_integer() and float(group[4]).is_integer()):
+            group[4] += times * held
+        else:
+            for _ in range(times):
+                group[4] += held
         self.ops += executions
         self._settled = None
 
