@@ -141,12 +141,14 @@ class Channel:
                 out.append(Run(page % banks, page // banks, end - b + 1, write, arrival))
                 b = end + 1
             return out
-        spans = ((address + i * stride_bytes, address + i * stride_bytes + chunk_bytes)
-                 for i in range(chunks))  # chunk by chunk, none sharing a burst
-        last_burst = -1
-        for lo, hi in spans:
-            first, last = max(lo // burst, last_burst + 1), (hi - 1) // burst
-            b = first
+        pages = (stride_bytes * chunks) // (burst * per_row) + 2  # pages it spans, at most
+        if chunks >= STRIDED_CLOSED_FORM and 4 * pages <= chunks:
+            return [Run(page % banks, page // banks, bursts, write, arrival)
+                    for page, bursts in strided_pages(address, chunks, chunk_bytes,
+                                                      stride_bytes, burst, per_row)]
+        for i in range(chunks):  # chunk by chunk: gaps of a burst or more, none sharing one
+            lo = address + i * stride_bytes
+            b, last = lo // burst, (lo + chunk_bytes - 1) // burst
             while b <= last:
                 page = b // per_row
                 end = min(last, (page + 1) * per_row - 1)
@@ -156,7 +158,6 @@ class Channel:
                 else:
                     out.append(Run(bank, row, end - b + 1, write, arrival))
                 b = end + 1
-            last_burst = max(last_burst, last)
         return out
 
     def _count(self, operand: str, before: tuple[int, ...]) -> None:
@@ -245,6 +246,66 @@ class Channel:
             return fb.latency_cycles + 64 * 8 / (fb.words_per_cycle * fb.word_bits)
         t = self.timing
         return (t.trcd + t.cl + t.burst_tck) * self.ratio
+
+
+STRIDED_CLOSED_FORM = 64  # chunks from which a strided request's runs are counted by page
+
+
+def floor_sum(n: int, m: int, a: int, b: int) -> int:
+    """Sum of floor((a * i + b) / m) for i in [0, n), in O(log) steps (n, a, b >= 0, m >= 1).
+
+    Euclid-like reduction: take out the whole multiples of m from a and b (their sums are
+    arithmetic), then count the lattice points under the line the other way round, which
+    swaps the roles of m and a."""
+    total = 0
+    while n > 0:
+        if a >= m:
+            total += (n - 1) * n // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        top = a * n + b
+        if top < m:
+            break
+        n, b = divmod(top, m)
+        m, a = a, m
+    return total
+
+
+def strided_pages(address: int, chunks: int, chunk_bytes: int, stride_bytes: int, burst: int,
+                  per_row: int) -> list[tuple[int, int]]:
+    """(page, bursts touched in it) of every page ``chunks`` chunks of ``chunk_bytes`` every
+    ``stride_bytes`` from ``address`` touch, in address order, where the gap between chunks
+    is a burst or more (no burst is shared): what walking the chunks one by one gives, in
+    closed form, a few steps per page instead of one per chunk.
+
+    Chunk i starts at ``address + i * stride``; its bursts run from ``floor(start / burst)``
+    to ``floor((start + chunk - 1) / burst)``. The chunks starting below burst x are the
+    first ``ceil((x * burst - address) / stride)``; their bursts add up to two floor sums,
+    less the part of the last one that reaches past x. A page holds what lies below its end
+    less what lies below its start."""
+    last_byte = chunk_bytes - 1
+
+    def below(x: int) -> int:  # bursts touched below burst x
+        j = min(chunks, max(0, -(-(x * burst - address) // stride_bytes)))
+        if not j:
+            return 0
+        total = (floor_sum(j, burst, stride_bytes, address + last_byte)
+                 - floor_sum(j, burst, stride_bytes, address) + j)
+        end = (address + (j - 1) * stride_bytes + last_byte) // burst  # the last one's end
+        return total - max(0, end - x + 1)
+
+    first_page = address // burst // per_row
+    last_page = (address + (chunks - 1) * stride_bytes + last_byte) // burst // per_row
+    out = []
+    low = below(first_page * per_row)
+    for page in range(first_page, last_page + 1):
+        high = below((page + 1) * per_row)
+        if high > low:
+            out.append((page, high - low))
+        low = high
+    return out
 
 
 def _snapshot(stats: ControllerStats) -> tuple[int, ...]:

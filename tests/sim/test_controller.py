@@ -447,3 +447,50 @@ def test_patterns_are_the_ones_dramsim3_ran(patterns):
     assert list(patterns) == list(dram_patterns.PATTERNS)
     for name, path in patterns.items():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == dram_patterns.SHA256[name]
+
+
+def _strided_runs_chunk_by_chunk(channel, address, chunks, chunk_bytes, stride_bytes):
+    """The reference: walk a strided request's chunks one by one, merging bursts per row."""
+    burst, per_row, banks = channel._burst, channel._per_row, channel._banks
+    out: list[list[int]] = []
+    for i in range(chunks):
+        lo = address + i * stride_bytes
+        for b in range(lo // burst, (lo + chunk_bytes - 1) // burst + 1):
+            page = b // per_row
+            if out and out[-1][0] == page:
+                out[-1][1] += 1
+            else:
+                out.append([page, 1])
+    return [(page % banks, page // banks, n) for page, n in out]
+
+
+@settings(max_examples=300, deadline=None)
+@given(address=st.integers(0, 1 << 24), chunks=st.integers(1, 400),
+       chunk_bytes=st.integers(1, 5000), gap=st.integers(0, 9000))
+@example(address=127, chunks=300, chunk_bytes=1, gap=0)  # one byte a burst
+@example(address=0, chunks=100, chunk_bytes=4096, gap=0)  # chunks larger than a row
+def test_strided_request_runs_by_page_equal_walking_its_chunks(address, chunks, chunk_bytes,
+                                                               gap):
+    """A strided request's runs, counted by page in closed form (many chunks) or chunk by
+    chunk (few), are the bursts its chunks touch, merged per row, in address order."""
+    from accelsim.sim import channel as module
+
+    channel = module.Channel(load_hardware("edge-16x16"))
+    stride = chunk_bytes + channel._burst + gap  # the strided case: gaps of a burst or more
+    runs = channel.runs(address, chunks, chunk_bytes, stride, False, 0)
+    expected = _strided_runs_chunk_by_chunk(channel, address, chunks, chunk_bytes, stride)
+    assert [(r.bank, r.row, r.bursts) for r in runs] == expected
+    # the closed form itself, wherever the channel would or would not take it
+    pages = module.strided_pages(address, chunks, chunk_bytes, stride, channel._burst,
+                                 channel._per_row)
+    banks = channel._banks
+    assert [(page % banks, page // banks, n) for page, n in pages] == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(n=st.integers(0, 300), m=st.integers(1, 10_000), a=st.integers(0, 10_000),
+       b=st.integers(0, 10_000))
+def test_floor_sum_is_the_sum_it_names(n, m, a, b):
+    from accelsim.sim.channel import floor_sum
+
+    assert floor_sum(n, m, a, b) == sum((a * i + b) // m for i in range(n))
