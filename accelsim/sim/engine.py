@@ -41,9 +41,9 @@ def _split(block: Block, head_bytes: int) -> tuple[Block, Block | None]:
         rest = block.bytes - head_bytes
         return head, Block(block.operand, rest, 1, rest, rest, block.base + head_bytes)
     n = max(1, head_bytes // block.chunk_bytes)
-    head = replace(block, bytes=n * block.chunk_bytes, chunks=n)
-    tail = replace(block, bytes=(block.chunks - n) * block.chunk_bytes, chunks=block.chunks - n,
-                   base=block.base + n * block.stride_bytes)
+    head = block._replace(bytes=n * block.chunk_bytes, chunks=n)
+    tail = block._replace(bytes=(block.chunks - n) * block.chunk_bytes, chunks=block.chunks - n,
+                          base=block.base + n * block.stride_bytes)
     return head, tail
 
 
@@ -61,6 +61,36 @@ def _port_cycles(hw: Hardware, op: Gemm, tile: Tile) -> int:
                 bits += block.bytes * 8 if block else 0
         need = max(need, ceil(bits / buf.bits_per_cycle))
     return need
+
+
+class _TileTimes:
+    """Per tile, what ``_port_cycles`` and ``busy_pe_cycles`` give, worked out once for each
+    distinct tile timing (a plan has a few, repeated over its tiles). With every SRAM
+    multi-ported the port need depends on the array's accesses alone; a single-ported SRAM
+    also serves the tile's DMA blocks, so its tiles are worked out one by one."""
+
+    def __init__(self, hw: Hardware, op: Gemm, beat: Any):
+        self.hw, self.op, self.beat = hw, op, beat
+        self.by_accesses = all(hw.buffer(name).ports != 1 for name in BUFFER_OF.values())
+        self._ports: dict[int, int] = {}
+        self._busy: dict[tuple[int, int, int], int] = {}
+
+    def ports(self, tile: Tile) -> int:
+        if not self.by_accesses:
+            return _port_cycles(self.hw, self.op, tile)
+        key = id(tile.accesses)  # the plan's tiles share one object per distinct timing
+        need = self._ports.get(key)
+        if need is None:
+            need = self._ports[key] = _port_cycles(self.hw, self.op, tile)
+        return need
+
+    def busy(self, tile: Tile) -> int:
+        key = (tile.rows, tile.cols, tile.time)
+        cycles = self._busy.get(key)
+        if cycles is None:
+            cycles = self._busy[key] = busy_pe_cycles(self.hw.array, tile.rows, tile.cols,
+                                                      tile.time, self.beat)
+        return cycles
 
 
 SPAN_NAMES = {(write, operand): f"{'write' if write else 'load'} {operand.upper()}"
@@ -91,6 +121,7 @@ def simulate_gemm(hw: Hardware, op: Gemm, kernel: Any = None) -> OpCost:
     stalls = {"memory": 0, "sram_port": 0}
     scalesim = hw.array.timing == "scalesim"
     array_busy: list[tuple[float, float]] = []
+    times = _TileTimes(hw, op, plan.beat)
 
     def request(block: Block, write: bool) -> float:
         """Hand a block to the channel now; when its data is done (or, a write, accepted)."""
@@ -149,7 +180,7 @@ def simulate_gemm(hw: Hardware, op: Gemm, kernel: Any = None) -> OpCost:
             yield ready[n]
             stalls["memory"] += int(env.now - waited)
             compute = tile.compute_cycles - (1 if scalesim and n == n_tiles - 1 else 0)
-            duration = max(compute, _port_cycles(hw, op, tile))
+            duration = max(compute, times.ports(tile))
             start = env.now
             yield env.timeout(duration)
             if not streamed[n].triggered:
@@ -159,8 +190,7 @@ def simulate_gemm(hw: Hardware, op: Gemm, kernel: Any = None) -> OpCost:
             array_busy.append((start, start + duration))
             stalls["sram_port"] += duration - compute
             stalls["memory"] += int(env.now - start - duration)
-            cost.busy_pe_cycles += busy_pe_cycles(hw.array, tile.rows, tile.cols, tile.time,
-                                                  plan.beat)
+            cost.busy_pe_cycles += times.busy(tile)
             acc = tile.accesses
             sram[("a", "read")] += acc.a_reads * op.a_bits
             sram[("b", "read")] += acc.b_reads * op.b_bits

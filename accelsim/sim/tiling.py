@@ -27,10 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from math import ceil
-from typing import Any
+from typing import Any, NamedTuple
 
 from accelsim.errors import SimulationError
-from accelsim.hardware.model import BUFFER_OF, Hardware
+from accelsim.hardware.model import BUFFER_OF, Array, Hardware
 from accelsim.hardware.power import dram_command_energy, static_mw
 from accelsim.sim.mapping import (
     ArrayAccesses,
@@ -54,9 +54,10 @@ class TilingError(SimulationError):
     fits needs more than ``MAX_TILES`` tiles."""
 
 
-@dataclass(frozen=True)
-class Block:
-    """Bytes of one operand moved between DRAM and a buffer, with their DRAM layout."""
+class Block(NamedTuple):
+    """Bytes of one operand moved between DRAM and a buffer, with their DRAM layout. (Block,
+    Step and Tile are named tuples, not dataclasses: a plan makes several per tile, and a
+    tuple is made several times faster.)"""
 
     operand: str
     bytes: int
@@ -66,8 +67,7 @@ class Block:
     base: int = 0  # byte offset of its first chunk in the operand's tensor
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """What happens to one operand's buffer around one tile."""
 
     operand: str
@@ -79,8 +79,7 @@ class Step:
     hold_bytes: int  # bytes the block occupies in its buffer
 
 
-@dataclass(frozen=True)
-class Tile:
+class Tile(NamedTuple):
     rows: int
     cols: int
     compute_cycles: int
@@ -105,31 +104,57 @@ def _bytes(elements: int, bits: int) -> int:
     return (elements * bits + 7) // 8
 
 
-class _Geometry:
-    """Sizes and roles of one GEMM on one machine, cut into time chunks of ``tt``; shared by
-    scoring and tile generation. Operands are indexed by the tile's row index i, column index
-    j and time chunk s, each as far as its storage spans that dimension."""
+Capacities = tuple[tuple[int, int], ...]  # (slot, whole SRAM) bytes of operands a, b, c
 
-    def __init__(self, hw: Hardware, op: Gemm, tt: int | None = None):
-        self.hw, self.op = hw, op
-        fold = FoldGeometry.of(hw.array.dataflow)
+
+def capacities(hw: Hardware) -> Capacities:
+    """What the tiler needs of a machine's buffers: each operand's slot and whole SRAM."""
+    out = []
+    for name in BUFFER_OF.values():
+        buf = hw.buffer(name)
+        out.append((buf.size_bytes // (2 if buf.double_buffered else 1), buf.size_bytes))
+    return tuple(out)
+
+
+class _Geometry:
+    """Sizes and roles of one GEMM under one dataflow and buffer sizes, cut into time chunks
+    of ``tt``; shared by scoring and tile generation, and by every machine that has these
+    (``_geometry``: a sweep plans one op on hundreds of machines). Operands are indexed by the
+    tile's row index i, column index j and time chunk s, each as far as its storage spans
+    that dimension."""
+
+    def __init__(self, op: Gemm, dataflow: str, caps: Capacities, tt: int | None = None,
+                 timing: str = "native"):
+        self.op, self.dataflow, self.caps, self.timing = op, dataflow, caps, timing
+        fold = FoldGeometry.of(dataflow)
         self.rows_dim, self.cols_dim, self.time_dim = fold.rows_dim, fold.cols_dim, fold.time_dim
         self.stationary = fold.stationary
         self.size = {"m": op.m, "n": op.n, "k": op.k}
         self.accumulates = fold.accumulates  # C is the column-side operand, reduced over i
         self.tt = self.size[self.time_dim] if tt is None else tt
         self.nt = ceil(self.size[self.time_dim] / self.tt)
-        self.slot, self.whole = {}, {}
+        self.slot = {o: caps[n][0] for n, o in enumerate(("a", "b", "c"))}
+        self.whole = {o: caps[n][1] for n, o in enumerate(("a", "b", "c"))}
         self._passes: dict[tuple, int] = {}
-        for operand, name in BUFFER_OF.items():
-            buf = hw.buffer(name)
-            self.whole[operand] = buf.size_bytes
-            self.slot[operand] = buf.size_bytes // (2 if buf.double_buffered else 1)
+        self._traffics: dict[tuple, Any] = {}  # (tr, tc) -> _traffic
+        self._skeletons: dict[tuple, Any] = {}  # (tr, tc, rows_outer) -> _skeleton
+        self._index = {o: self._dims_index(o) for o in STORAGE}
+        # each operand's storage dims (row-major d0 x d1) as positions in (rows, cols, time)
+        role = {self.rows_dim: 0, self.cols_dim: 1, self.time_dim: 2}
+        self._roles = {o: (role[d0], role[d1]) for o, (d0, d1) in STORAGE.items()}
+        self._width = {o: self.size[d1] for o, (_, d1) in STORAGE.items()}  # a row's elements
+        self._view = {o: self.view(o) for o in STORAGE}
+        self._footprint = {o: op.footprint(o) for o in STORAGE}
+        c_bits = op.acc_bits if self.accumulates else op.out_bits
+        self._hold_bits = {"a": op.a_bits, "b": op.b_bits, "c": c_bits}
 
-    def index(self, operand: str) -> str:
+    def _dims_index(self, operand: str) -> str:
         dims = STORAGE[operand]
         return (("i" if self.rows_dim in dims else "") + ("j" if self.cols_dim in dims else "")
                 + ("t" if self.time_dim in dims else ""))
+
+    def index(self, operand: str) -> str:
+        return self._index[operand]
 
     def extent(self, r: int, c: int, t: int | None = None) -> dict[str, int]:
         return {self.rows_dim: r, self.cols_dim: c, self.time_dim: self.tt if t is None else t}
@@ -138,15 +163,16 @@ class _Geometry:
               tr: int = 0, tc: int = 0, s: int = 0, t: int | None = None) -> Block:
         """Block (i, j, s) of ``r`` x ``c`` x ``t`` of the rows/cols/time dims, tiles being
         ``tr`` x ``tc`` x ``tt``."""
-        d0, d1 = STORAGE[operand]
-        ext = self.extent(r, c, t)
-        start = {self.rows_dim: i * tr, self.cols_dim: j * tc, self.time_dim: s * self.tt}
-        base = (start[d0] * self.size[d1] + start[d1]) * bits // 8
-        if ext[d1] == self.size[d1]:
-            n = _bytes(ext[d0] * ext[d1], bits)
+        role0, role1 = self._roles[operand]
+        ext = (r, c, self.tt if t is None else t)
+        start = (i * tr, j * tc, s * self.tt)
+        e0, e1, width = ext[role0], ext[role1], self._width[operand]
+        base = (start[role0] * width + start[role1]) * bits // 8
+        if e1 == width:
+            n = (e0 * e1 * bits + 7) // 8
             return Block(operand, n, 1, n, n, base)
-        chunk = _bytes(ext[d1], bits)
-        return Block(operand, chunk * ext[d0], ext[d0], chunk, _bytes(self.size[d1], bits), base)
+        chunk = (e1 * bits + 7) // 8
+        return Block(operand, chunk * e0, e0, chunk, (width * bits + 7) // 8, base)
 
     def view(self, operand: str) -> int:
         op = self.op
@@ -158,18 +184,17 @@ class _Geometry:
         underlying tensor (the chip expands the view): its share of the view's elements, in
         row-major order over the blocks, as cumulative ceilings, so the blocks of one pass add
         up to the tensor's bytes exactly."""
-        footprint = self.op.footprint(operand)
-        view = self.view(operand)
+        footprint, view = self._footprint[operand], self._view[operand]
         if footprint >= view:
             return self.block(operand, r, c, bits, i, j, tr, tc, s, t)
         total = _bytes(footprint, bits)
-        d0, d1 = STORAGE[operand]
-        ext = self.extent(r, c, t)
-        start = {self.rows_dim: i * tr, self.cols_dim: j * tc, self.time_dim: s * self.tt}
+        role0, role1 = self._roles[operand]
+        ext = (r, c, self.tt if t is None else t)
+        start = (i * tr, j * tc, s * self.tt)
         # elements of the view before this block, with blocks in row-major order
-        before = start[d0] * self.size[d1] + ext[d0] * start[d1]
+        before = start[role0] * self._width[operand] + ext[role0] * start[role1]
         first = -(-total * before // view)
-        n = -(-total * (before + ext[d0] * ext[d1]) // view) - first  # ceil differences
+        n = -(-total * (before + ext[role0] * ext[role1]) // view) - first  # ceil differences
         return Block(operand, n, 1, n, n, first)
 
     def _classes(self, size: int, tile: int) -> list[tuple[int, int]]:
@@ -208,9 +233,7 @@ class _Geometry:
         """Width of an operand's values in its SRAM: outputs stay partial sums where the
         reduction runs across folds (ws/is accumulate in the ofmap SRAM); in os they finish
         in the PEs and drain at the output width."""
-        op = self.op
-        c_bits = op.acc_bits if self.accumulates else op.out_bits
-        return {"a": op.a_bits, "b": op.b_bits, "c": c_bits}[operand]
+        return self._hold_bits[operand]
 
     def single(self, operand: str, nr: int, nc: int) -> bool:
         """The operand is one block for the whole op (loaded once, never refilled)."""
@@ -257,16 +280,21 @@ class Estimate:
         return self.energy_pj * self.cycles
 
 
-def _score(g: _Geometry, tr: int, tc: int, rates: _Rates
-           ) -> tuple[Estimate | None, Estimate | None]:
-    """Estimated cycles and exact DRAM bytes of a candidate tiling (the bytes the generated
-    tiles move, from the few distinct block sizes), rows outer and columns outer (only the
-    reuse of blocks differs between the two loop orders)."""
+def _traffic(g: _Geometry, tr: int, tc: int) -> tuple[tuple[int, int], int, int] | None:
+    """Exact DRAM bytes of a candidate tiling, rows outer and columns outer (the bytes the
+    generated tiles move, from the few distinct block sizes; only the reuse of blocks differs
+    between the two loop orders), and the bytes of the first tile's loads and of the last
+    tile's writes; None if a block of the stationary operand does not fit. What no machine
+    parameter but the buffers changes, so it is remembered with the geometry."""
+    key = (tr, tc)
+    if key in g._traffics:
+        return g._traffics[key]
     op = g.op
     sr, sc = g.size[g.rows_dim], g.size[g.cols_dim]
     nr, nc = ceil(sr / tr), ceil(sc / tc)
     if not g.fits(g.stationary, tr, tc, nr, nc):
-        return None, None
+        g._traffics[key] = None
+        return None
     totals = [0, 0]  # rows outer, columns outer
     first = 0
     for operand in ("a", "b", "c"):
@@ -293,8 +321,23 @@ def _score(g: _Geometry, tr: int, tc: int, rates: _Rates
         first += min(head, g.capacity(operand, nr, nc))  # a streamed block fills a slot first
     last = _bytes(min(tr, sr) * min(tc, sc) if not g.accumulates else
                   min(tc, sc) * g.tt, op.out_bits)
-    beat = beat_for(g.hw.array, op.a_bits, op.b_bits)
-    compute = sum(nr_ * nc_ * nt_ * block_cycles(g.hw.array, r, c, t, beat)
+    out = g._traffics[key] = ((totals[0], totals[1]), first, last)
+    return out
+
+
+def _score(g: _Geometry, tr: int, tc: int, rates: _Rates, array: Array, beat: Beat
+           ) -> tuple[Estimate | None, Estimate | None]:
+    """Estimated cycles and exact DRAM bytes of a candidate tiling, rows outer and columns
+    outer: compute, or the DRAM traffic at peak bandwidth, whichever is longer, plus what the
+    pipeline cannot hide (the first tile's loads, the last tile's writes, a request latency
+    per tile)."""
+    traffic = _traffic(g, tr, tc)
+    if traffic is None:
+        return None, None
+    totals, first, last = traffic
+    sr, sc = g.size[g.rows_dim], g.size[g.cols_dim]
+    nr, nc = ceil(sr / tr), ceil(sc / tc)
+    compute = sum(nr_ * nc_ * nt_ * block_cycles(array, r, c, t, beat)
                   for r, nr_ in g._classes(sr, tr) for c, nc_ in g._classes(sc, tc)
                   for t, nt_ in g._classes(g.size[g.time_dim], g.tt))
     tiles = nr * nc * g.nt
@@ -339,13 +382,13 @@ def _candidates(size: int, unit: int) -> list[int]:
     return out
 
 
-def _time_chunks(g: _Geometry, tc: int) -> list[int]:
+def _time_chunks(g: _Geometry, tc: int, timing: str) -> list[int]:
     """Time chunks worth trying with column tiles of ``tc``: the whole time dimension, and,
     when accumulating outputs would not fit with it, the longest chunk whose output block
     stays on chip across the reduction (no partial sums to DRAM). Cutting time costs fill and
     drain per fold, so it pays only where spills cost more; SCALE-Sim's counting never cuts."""
     whole = g.size[g.time_dim]
-    if not g.accumulates or g.hw.array.timing == "scalesim":
+    if not g.accumulates or timing == "scalesim":
         return [whole]
     per_time = _bytes(tc, g.op.acc_bits)  # bytes of one time step of a C block
     longest = g.slot["c"] // max(per_time, 1)
@@ -397,14 +440,25 @@ class _Planner:
 plan_gemm = _Planner()
 
 
+@lru_cache(maxsize=8192)
+def _geometry(signature: tuple, op: Gemm, dataflow: str, caps: Capacities,
+              tt: int | None) -> _Geometry:
+    """The geometry of an op (by its signature: what tiling depends on) under a dataflow and
+    buffer sizes, with what it remembers (block traffic and tile skeletons), shared by every
+    machine that has them."""
+    return _Geometry(op, dataflow, caps, tt)
+
+
 def _plan(hw: Hardware, op: Gemm) -> Plan:
     """The best tiling of ``op`` on ``hw`` and its tile sequence: among the candidates (tile
     sizes the array's fold times powers of two, or the whole dimension; both loop orders; the
     time chunks of ``_time_chunks``), the lowest estimated energy-delay product (fewer DRAM
     bytes on ties)."""
-    beat = beat_for(hw.array, op.a_bits, op.b_bits)
-    R, C = Folding.of(hw.array, beat).row_span, hw.array.cols  # a fold's extent of each dim
-    base = _Geometry(hw, op)
+    array = hw.array
+    beat = beat_for(array, op.a_bits, op.b_bits)
+    R, C = Folding.of(array, beat).row_span, array.cols  # a fold's extent of each dim
+    signature, caps = op.signature(), capacities(hw)
+    base = _geometry(signature, op, array.dataflow, caps, None)
     sr, sc = base.size[base.rows_dim], base.size[base.cols_dim]
     rates = _rates(hw)
     scored: list[tuple[Estimate, int, int, int, bool]] = []
@@ -412,13 +466,15 @@ def _plan(hw: Hardware, op: Gemm) -> Plan:
     geometries: dict[int, _Geometry] = {}
     for tr in _candidates(sr, R):
         for tc in _candidates(sc, C):
-            for tt in _time_chunks(base, tc):
-                g = geometries.get(tt) or geometries.setdefault(tt, _Geometry(hw, op, tt))
+            for tt in _time_chunks(base, tc, array.timing):
+                g = geometries.get(tt)
+                if g is None:
+                    g = geometries[tt] = _geometry(signature, op, array.dataflow, caps, tt)
                 if ceil(sr / tr) * ceil(sc / tc) * g.nt > MAX_TILES:
                     too_many += 1
                     continue
-                for score, rows_outer in zip(_score(g, tr, tc, rates), (True, False),
-                                             strict=True):
+                for score, rows_outer in zip(_score(g, tr, tc, rates, array, beat),
+                                             (True, False), strict=True):
                     if score is not None:
                         scored.append((score, tr, tc, tt, rows_outer))
     if not scored and too_many and base.fits(base.stationary, R, C):
@@ -433,18 +489,43 @@ def _plan(hw: Hardware, op: Gemm) -> Plan:
     estimate, tr, tc, tt, rows_outer = min(
         scored, key=lambda entry: (entry[0].edp, entry[0].dram_bytes))
     g = geometries[tt]
-    nr, nc = ceil(sr / tr), ceil(sc / tc)
-    tiles = tuple(_tiles(g, tr, tc, rows_outer))
-    resident = {o: g.fits(o, tr, tc, nr, nc) for o in ("a", "b", "c")}
-    return Plan(tr, tc, tt, rows_outer, resident, beat, estimate.dram_bytes, tiles)
+    skeleton, resident = _skeleton(g, tr, tc, rows_outer)
+    cycles: dict[tuple, int] = {}  # the few distinct tile timings and accesses
+    accesses: dict[tuple, ArrayAccesses] = {}
+    tiles = []
+    for r, c, t, continuing, steps in skeleton:
+        compute = cycles.get((r, c, t))
+        if compute is None:
+            compute = cycles[(r, c, t)] = block_cycles(array, r, c, t, beat)
+        acc = accesses.get((r, c, t, continuing))
+        if acc is None:
+            acc = accesses[(r, c, t, continuing)] = block_accesses(array, r, c, t, continuing,
+                                                                   beat)
+        tiles.append(Tile(r, c, compute, acc, steps, t))
+    return Plan(tr, tc, tt, rows_outer, dict(resident), beat, estimate.dram_bytes, tuple(tiles))
+
+
+def _skeleton(g: _Geometry, tr: int, tc: int, rows_outer: bool
+              ) -> tuple[tuple[tuple[int, int, int, bool, tuple[Step, ...]], ...],
+                         dict[str, bool]]:
+    """The tile sequence without the array's timing: for each tile its extents, whether it
+    continues a reduction, and its steps; and which operands stay resident. Remembered with
+    the geometry (it depends on the op, the dataflow and the buffers only)."""
+    key = (tr, tc, rows_outer)
+    known = g._skeletons.get(key)
+    if known is None:
+        nr, nc = ceil(g.size[g.rows_dim] / tr), ceil(g.size[g.cols_dim] / tc)
+        resident = {o: g.fits(o, tr, tc, nr, nc) for o in ("a", "b", "c")}
+        known = g._skeletons[key] = (tuple(_tiles(g, tr, tc, rows_outer)), resident)
+    return known
 
 
 def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
-    """The tile sequence: time chunks outermost, then the (i, j) loop nest."""
-    op, hw = g.op, g.hw
+    """The tile sequence, as ``_skeleton``'s entries: time chunks outermost, then the (i, j)
+    loop nest."""
+    op = g.op
     sr, sc = g.size[g.rows_dim], g.size[g.cols_dim]
     nr, nc = ceil(sr / tr), ceil(sc / tc)
-    beat = beat_for(hw.array, op.a_bits, op.b_bits)
     T = g.size[g.time_dim]
     nest = ([(i, j) for i in range(nr) for j in range(nc)] if rows_outer else
             [(i, j) for j in range(nc) for i in range(nr)])
@@ -453,9 +534,7 @@ def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
     capacity = {o: g.capacity(o, nr, nc) for o in ("a", "b", "c")}
     spans = {o: ("i" in g.index(o), "j" in g.index(o), "t" in g.index(o))
              for o in ("a", "b", "c")}
-    holds: dict[tuple, int] = {}  # the few distinct block sizes, and tile timings
-    cycles: dict[tuple, int] = {}
-    accesses: dict[tuple, ArrayAccesses] = {}
+    holds: dict[tuple, int] = {}  # the few distinct block sizes
 
     def key(operand: str, i: int, j: int, s: int) -> tuple[int, int, int]:
         has_i, has_j, has_t = spans[operand]
@@ -499,11 +578,4 @@ def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
                 load = load if load is not None and load.bytes else None
                 steps.append(Step(operand, acquire, load, streamed, release, None, hold))
         continuing = g.accumulates and i > 0
-        compute = cycles.get((r, c, t))
-        if compute is None:
-            compute = cycles[(r, c, t)] = block_cycles(hw.array, r, c, t, beat)
-        acc = accesses.get((r, c, t, continuing))
-        if acc is None:
-            acc = accesses[(r, c, t, continuing)] = block_accesses(hw.array, r, c, t,
-                                                                   continuing, beat)
-        yield Tile(r, c, compute, acc, tuple(steps), t)
+        yield r, c, t, continuing, tuple(steps)
