@@ -107,6 +107,8 @@ class DramController:
         self.trtw = t.trtw
         self.write_to_read = t.cwl + t.burst_tck + t.twtr  # column spacing, write then read
         self.reach = self.write_to_read + self.trtw  # the widest spacing
+        # least distance between two column commands: [earlier is a write][later is a write]
+        self.spacing = ((self.gap, self.trtw), (self.write_to_read, self.gap))
         self.read_tail = t.cl + t.burst_tck  # a read column command to its data's end
         self.write_tail = t.cwl + t.burst_tck  # a write column command to its data's end
         # recent runs of column commands on the bus, sorted: first, last, direction
@@ -210,6 +212,7 @@ class DramController:
         clock = min((run.arrival for run in batch), default=0)
         end = 0
         queued = 0  # runs in the bank queues
+        readiness: list[tuple[Run, int, int] | None] = [None] * len(self.banks)
         while outside or txq or queued:
             while outside and (not txq or txq_bursts + outside[0].bursts <= self.queue_depth):
                 run = outside.popleft()
@@ -230,11 +233,22 @@ class DramController:
                     i += 1
             best, best_start = -1, 0
             n = len(self.banks)
+            # the bus's part of each head's start: after the last column command placed
+            bus = self.run_lasts[-1] if self.run_lasts else None
+            after = self.spacing[self.run_writes[-1] if self.run_lasts else 0]
+            refreshes = self.stats.refreshes
             for k in range(n):
                 bank = (self.turn + k) % n
                 if queues[bank]:
                     head = queues[bank][0]
-                    start = self._earliest_column(head)
+                    # its bank's part changes only when that bank is served or a refresh
+                    # comes: remembered until then
+                    known = readiness[bank]
+                    if known is None or known[0] is not head or known[1] != refreshes:
+                        known = readiness[bank] = (head, refreshes, self._bank_ready(head))
+                    start = known[2]
+                    if bus is not None and bus + after[head.write] > start:
+                        start = bus + after[head.write]
                     if best < 0 or start < best_start:
                         best, best_start = bank, start
             run = queues[best].popleft()
@@ -247,10 +261,10 @@ class DramController:
             clock = max(clock, first)
         return end
 
-    def _earliest_column(self, run: Run) -> int:
-        """When ``run``'s first column command could go, by its bank (an ACT first unless its
-        row is open) and by the bus (after the last column command placed, turnaround
-        included): the scheduler serves the run that can transfer soonest."""
+    def _bank_ready(self, run: Run) -> int:
+        """When ``run``'s first column command could go by its bank (an ACT first unless its
+        row is open) and the last refresh; ``schedule`` adds the bus (after the last column
+        command placed, turnaround included) and serves the run that can transfer soonest."""
         t, bank = self.t, self.banks[run.bank]
         earliest = max(run.entered, self.refresh_end)
         if bank.row == run.row:  # a hit, once its row's ACT has had tRCD
@@ -259,9 +273,6 @@ class DramController:
             ready = max(earliest, bank.ready) + t.trcd
         else:
             ready = max(earliest, bank.act + t.tras, bank.pre_ok) + t.trp + t.trcd
-        if self.run_lasts:
-            ready = max(ready, self.run_lasts[-1] + self._spacing(self.run_writes[-1],
-                                                                   run.write))
         return ready
 
     def _act_slot(self, want: int) -> int:
@@ -288,14 +299,6 @@ class DramController:
             if not moved:
                 return want
 
-    def _spacing(self, earlier_write: bool, later_write: bool) -> int:
-        """Least distance between two column commands in this order."""
-        if earlier_write == later_write:
-            return self.gap
-        if later_write:  # read -> write
-            return self.trtw
-        return self.write_to_read  # write -> read
-
     def _columns_at(self, want: int, n: int, write: bool) -> int:
         """The earliest first column command from ``want`` for ``n`` bursts ``gap`` apart that
         keeps its spacing to every run of column commands already placed (the bus is shared;
@@ -306,18 +309,25 @@ class DramController:
         want = max(want, self.col_horizon)
         span = (n - 1) * self.gap
         reach = self.reach
-        while True:
+        ours = self.spacing[write]  # from our commands to a later run's, by its direction
+        theirs = (self.spacing[0][write], self.spacing[1][write])  # from a run's to ours
+        count = len(firsts)
+        moved = True
+        while moved:
             moved = False
-            for i in range(bisect_left(lasts, want - reach), len(firsts)):
-                if firsts[i] > want + span + reach:
+            end = want + span
+            for i in range(bisect_left(lasts, want - reach), count):
+                first = firsts[i]
+                if first > end + reach:
                     break
-                before_us = want + span + self._spacing(write, writes[i]) <= firsts[i]
-                after_it = want >= lasts[i] + self._spacing(writes[i], write)
-                if not (before_us or after_it):
-                    want, moved = lasts[i] + self._spacing(writes[i], write), True
+                other = writes[i]
+                if end + ours[other] <= first:  # we go wholly before it
+                    continue
+                after = lasts[i] + theirs[other]
+                if want < after:  # not wholly after it either: go after it, and look again
+                    want, moved = after, True
                     break
-            if not moved:
-                return want
+        return want
 
     def _record_columns(self, first: int, n: int, write: bool) -> None:
         last = first + (n - 1) * self.gap
@@ -335,11 +345,12 @@ class DramController:
         remaining = run.bursts
         end = self.done
         first_column = -1
+        bank = self.banks[run.bank]
         while remaining:
-            bank = self.banks[run.bank]
             earliest = max(run.entered, self.refresh_end)
-            self._refresh_until(earliest)
-            earliest = max(earliest, self.refresh_end)
+            if earliest >= self.next_refresh:
+                self._refresh_until(earliest)
+                earliest = max(earliest, self.refresh_end)
             hit = bank.row == run.row
             if hit:
                 ready = max(earliest, bank.act + t.trcd)
