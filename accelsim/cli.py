@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from accelsim import __version__
 from accelsim.atomic import check_writable
@@ -20,8 +21,37 @@ from accelsim.errors import AccelsimError, UsageError, clip, shown
 EXIT_USAGE = 2
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` (``COLUMNS``, else the terminal, else 80),
+    without importing ``shutil``, which argparse's help formatter does on every parser."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Help(argparse.HelpFormatter):
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        kwargs.setdefault("width", _terminal_columns() - 2)  # argparse's own margin
+        super().__init__(prog, **kwargs)
+
+
+class _RawHelp(_Help, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (no usage block) and exit status 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
@@ -290,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "networks on edge accelerators.",
                      epilog=f"machine presets: {presets}\nworkload presets: {workloads}\n"
                      "Every command takes files too; see `accelsim COMMAND --help`.",
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                     formatter_class=_RawHelp)
     parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

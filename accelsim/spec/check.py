@@ -9,7 +9,6 @@ configs and workloads both go through here; each adds its own checks of meaning.
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 from typing import Any
 
@@ -72,6 +71,8 @@ def check_schema(section: type, data: Any, path: str, problems: list[str]) -> di
     fields = {k.name: k for k in keys(section)}
     for name in data:
         if name not in fields:
+            import difflib  # only a misspelt key needs it
+
             hint = difflib.get_close_matches(str(name)[:100], fields, n=1)
             maybe = f" (did you mean '{hint[0]}'?)" if hint else ""
             valid = ", ".join(fields)

@@ -7,18 +7,16 @@ file renamed into place), so a failed run never leaves a half-written trace behi
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
-import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-from accelsim.atomic import output_mode
+from accelsim.atomic import new_temp_file
 from accelsim.errors import TraceError, clip, shown
 from accelsim.trace.records import (
     FORMAT,
@@ -36,6 +34,8 @@ def _open_text(path: Path) -> IO[str]:
     with open(path, "rb") as raw:
         magic = raw.read(2)
     if magic == b"\x1f\x8b":
+        import gzip  # only compressed traces need it
+
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
     return open(path, encoding="utf-8")
 
@@ -236,13 +236,15 @@ class TraceWriter:
     def __init__(self, path: str | Path, header: Header):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        fd, tmp = new_temp_file(self.path.parent, f".{self.path.name}.")
         os.close(fd)
         self._tmp = Path(tmp)
         self._file: IO[bytes] | None = None
         if self.path.suffix == ".gz":
             # No file name and mtime=0 in the gzip header: identical traces, identical bytes.
             self._file = open(self._tmp, "wb")  # noqa: SIM115 (closed in close/abort)
+            import gzip
+
             raw = gzip.GzipFile(filename="", mode="wb", fileobj=self._file, mtime=0)
             self._out: IO[str] = io.TextIOWrapper(raw, encoding="utf-8")
         else:
@@ -276,7 +278,6 @@ class TraceWriter:
     def close(self) -> None:
         self._flush()
         self._close_streams()
-        os.chmod(self._tmp, output_mode())  # mkstemp makes 0600; outputs get the usual mode
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
