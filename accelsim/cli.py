@@ -311,8 +311,10 @@ def _target_option(p: argparse.ArgumentParser) -> None:
                         "the methods compared)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from accelsim.method_names import METHODS
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. Given ``command``, only that command's arguments are
+    declared (every command is still listed): a parser costs a few milliseconds of gettext
+    look-ups and help formatting, which a short command should not pay nine times over."""
     from accelsim.presets import names
 
     presets, workloads = ", ".join(names("configs")), ", ".join(names("workloads"))
@@ -324,14 +326,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("validate", help="check hardware configs")
+    for name, (text, declare) in _COMMANDS.items():
+        p = sub.add_parser(name, help=text)
+        if command is None or command == name:
+            declare(p, presets, workloads)
+    return parser
+
+
+def _validate_arguments(p: argparse.ArgumentParser, presets: str, workloads: str) -> None:
     p.add_argument("configs", nargs="+", metavar="CONFIG",
                    help=f"YAML files or preset names ({presets})")
     p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a config key (repeatable)")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("simulate", help="replay a trace through a hardware config")
+
+def _simulate_arguments(p: argparse.ArgumentParser, presets: str, workloads: str) -> None:
     p.add_argument("--hw", default="edge-16x16", metavar="CONFIG",
                    help=f"YAML file or preset name (default: edge-16x16; presets: {presets})")
     p.add_argument("--trace", required=True, metavar="TRACE", help="trace .jsonl or .jsonl.gz")
@@ -347,7 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "e.g. gemm,transfer to leave the vector work out")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("train", help="train a workload with a method and write its trace")
+
+def _train_arguments(p: argparse.ArgumentParser, presets: str, workloads: str) -> None:
+    from accelsim.method_names import METHODS
+
     p.add_argument("--workload", required=True, metavar="FILE",
                    help=f"workload YAML or preset name ({workloads})")
     p.add_argument("--method", required=True, type=method_name, metavar="METHOD",
@@ -356,8 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     _training_options(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("trace", help="write a method's training trace from the network's "
-                       "shapes alone (no data, no training, no accuracy)")
+
+def _trace_arguments(p: argparse.ArgumentParser, presets: str, workloads: str) -> None:
+    from accelsim.method_names import METHODS
+
     p.add_argument("--workload", required=True, metavar="FILE",
                    help=f"workload YAML or preset name ({workloads})")
     p.add_argument("--method", required=True, type=method_name, metavar="METHOD",
@@ -373,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a workload key (repeatable), e.g. batch_size=256")
     p.set_defaults(func=cmd_trace)
 
-    p = sub.add_parser("run", help="train methods, simulate each, compare (the main study)")
+
+def _run_arguments(p: argparse.ArgumentParser, presets: str, workloads: str) -> None:
     p.add_argument("--workload", default="lenet5-digits", metavar="FILE",
                    help=f"workload YAML or preset (default: lenet5-digits; presets: {workloads})")
     p.add_argument("--hw", default="edge-16x16", metavar="CONFIG",
@@ -397,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --shape-only: rct's per-layer widths from a recorded run")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("compare", help="compare existing run directories")
+
+def _compare_arguments(p: argparse.ArgumentParser, presets: str, workloads: str) -> None:
     p.add_argument("dirs", nargs="+", metavar="DIR",
                    help="run directories holding metrics.json and report.json")
     p.add_argument("--out", metavar="DIR", help="where to write (default: the first DIR's parent)")
@@ -405,7 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     _target_option(p)
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("sweep", help="simulate a grid of machines over traces (resumable)")
+
+def _sweep_arguments(p: argparse.ArgumentParser, presets: str, workloads: str) -> None:
     p.add_argument("spec", metavar="SPEC", help="sweep spec YAML (base, grid/points, traces)")
     p.add_argument("--out", required=True, metavar="DIR", help="results directory")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
@@ -415,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plot", action="store_true", help="skip the Pareto plot")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("dram", help="price a list of DRAM requests (CSV addr,bytes,op)")
+
+def _dram_arguments(p: argparse.ArgumentParser, presets: str, workloads: str) -> None:
     p.add_argument("--hw", default="edge-16x16", metavar="CONFIG",
                    help=f"YAML file or preset name (default: edge-16x16; presets: {presets})")
     p.add_argument("--requests", required=True, metavar="FILE.csv",
@@ -425,10 +444,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_dram)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of hardware configs")
+
+def _schema_arguments(p: argparse.ArgumentParser, presets: str, workloads: str) -> None:
     p.add_argument("--markdown", action="store_true", help="print the key reference instead")
     p.set_defaults(func=cmd_schema)
-    return parser
+
+
+_COMMANDS = {
+    "validate": ("check hardware configs", _validate_arguments),
+    "simulate": ("replay a trace through a hardware config", _simulate_arguments),
+    "train": ("train a workload with a method and write its trace", _train_arguments),
+    "trace": ("write a method's training trace from the network's shapes alone (no data, "
+              "no training, no accuracy)", _trace_arguments),
+    "run": ("train methods, simulate each, compare (the main study)", _run_arguments),
+    "compare": ("compare existing run directories", _compare_arguments),
+    "sweep": ("simulate a grid of machines over traces (resumable)", _sweep_arguments),
+    "dram": ("price a list of DRAM requests (CSV addr,bytes,op)", _dram_arguments),
+    "schema": ("print the JSON Schema of hardware configs", _schema_arguments),
+}
 
 
 # One BLAS thread: training's GEMMs are small (two threads were slower, benchmarks/README.md),
@@ -467,7 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        command = next((a for a in argv if not a.startswith("-")), None)
+        args = build_parser(command if command in _COMMANDS else None).parse_args(argv)
         return args.func(args)
     except AccelsimError as exc:
         print(f"accelsim: error: {exc}", file=sys.stderr)
