@@ -139,6 +139,7 @@ class _Geometry:
         self._traffics: dict[tuple, Any] = {}  # (tr, tc) -> _traffic
         self._skeletons: dict[tuple, Any] = {}  # (tr, tc, rows_outer) -> _skeleton
         self._index = {o: self._dims_index(o) for o in STORAGE}
+        self._spans = {o: ("i" in x, "j" in x, "t" in x) for o, x in self._index.items()}
         # each operand's storage dims (row-major d0 x d1) as positions in (rows, cols, time)
         role = {self.rows_dim: 0, self.cols_dim: 1, self.time_dim: 2}
         self._roles = {o: (role[d0], role[d1]) for o, (d0, d1) in STORAGE.items()}
@@ -155,9 +156,6 @@ class _Geometry:
 
     def index(self, operand: str) -> str:
         return self._index[operand]
-
-    def extent(self, r: int, c: int, t: int | None = None) -> dict[str, int]:
-        return {self.rows_dim: r, self.cols_dim: c, self.time_dim: self.tt if t is None else t}
 
     def block(self, operand: str, r: int, c: int, bits: int, i: int = 0, j: int = 0,
               tr: int = 0, tc: int = 0, s: int = 0, t: int | None = None) -> Block:
@@ -211,23 +209,23 @@ class _Geometry:
         return known
 
     def _pass_bytes(self, operand: str, tr: int, tc: int, bits: int, view: bool) -> int:
-        if not view and self.op.footprint(operand) < self.view(operand):
-            return _bytes(self.op.footprint(operand), bits)
-        idx = self.index(operand)
-        rows = self._classes(self.size[self.rows_dim], tr) if "i" in idx else [(tr, 1)]
-        cols = self._classes(self.size[self.cols_dim], tc) if "j" in idx else [(tc, 1)]
-        times = (self._classes(self.size[self.time_dim], self.tt) if "t" in idx
-                 else [(self.tt, 1)])
+        if not view and self._footprint[operand] < self._view[operand]:
+            return _bytes(self._footprint[operand], bits)
+        has_i, has_j, has_t = self._spans[operand]
+        rows = self._classes(self.size[self.rows_dim], tr) if has_i else [(tr, 1)]
+        cols = self._classes(self.size[self.cols_dim], tc) if has_j else [(tc, 1)]
+        times = self._classes(self.size[self.time_dim], self.tt) if has_t else [(self.tt, 1)]
         return sum(nr * nc * nt * self.block_bytes(operand, r, c, bits, t)
                    for r, nr in rows for c, nc in cols for t, nt in times)
 
     def block_bytes(self, operand: str, r: int, c: int, bits: int, t: int) -> int:
         """``block(operand, r, c, bits, t=t).bytes``, without building the block."""
-        d0, d1 = STORAGE[operand]
-        ext = self.extent(r, c, t)
-        if ext[d1] == self.size[d1]:
-            return _bytes(ext[d0] * ext[d1], bits)
-        return _bytes(ext[d1], bits) * ext[d0]
+        role0, role1 = self._roles[operand]
+        ext = (r, c, t)
+        e0, e1 = ext[role0], ext[role1]
+        if e1 == self._width[operand]:
+            return (e0 * e1 * bits + 7) // 8
+        return (e1 * bits + 7) // 8 * e0
 
     def hold_bits(self, operand: str) -> int:
         """Width of an operand's values in its SRAM: outputs stay partial sums where the
@@ -237,9 +235,8 @@ class _Geometry:
 
     def single(self, operand: str, nr: int, nc: int) -> bool:
         """The operand is one block for the whole op (loaded once, never refilled)."""
-        idx = self.index(operand)
-        return (("i" not in idx or nr == 1) and ("j" not in idx or nc == 1)
-                and ("t" not in idx or self.nt == 1))
+        has_i, has_j, has_t = self._spans[operand]
+        return (not has_i or nr == 1) and (not has_j or nc == 1) and (not has_t or self.nt == 1)
 
     def capacity(self, operand: str, nr: int, nc: int) -> int:
         """Bytes a block may take: a slot, or the whole SRAM for an operand that is loaded once
@@ -247,10 +244,10 @@ class _Geometry:
         return self.whole[operand] if self.single(operand, nr, nc) else self.slot[operand]
 
     def fits(self, operand: str, r: int, c: int, nr: int = 2, nc: int = 2) -> bool:
-        d0, d1 = STORAGE[operand]
-        ext = self.extent(r, c)
-        return _bytes(ext[d0] * ext[d1], self.hold_bits(operand)) <= \
-            self.capacity(operand, nr, nc)
+        role0, role1 = self._roles[operand]
+        ext = (r, c, self.tt)
+        return ((ext[role0] * ext[role1] * self._hold_bits[operand] + 7) // 8
+                <= self.capacity(operand, nr, nc))
 
 
 def _loads(index: str, rows_outer: bool, nr: int, nc: int, resident: bool) -> int:
@@ -532,50 +529,53 @@ def _tiles(g: _Geometry, tr: int, tc: int, rows_outer: bool):
     order = [(i, j, s) for s in range(g.nt) for i, j in nest]
     resident = {o: g.fits(o, tr, tc, nr, nc) for o in ("a", "b", "c")}
     capacity = {o: g.capacity(o, nr, nc) for o in ("a", "b", "c")}
-    spans = {o: ("i" in g.index(o), "j" in g.index(o), "t" in g.index(o))
-             for o in ("a", "b", "c")}
     holds: dict[tuple, int] = {}  # the few distinct block sizes
-
-    def key(operand: str, i: int, j: int, s: int) -> tuple[int, int, int]:
-        has_i, has_j, has_t = spans[operand]
-        return (i if has_i else -1, j if has_j else -1, s if has_t else -1)
-
+    idle: dict[tuple, Step] = {}  # steps that move nothing, shared by the tiles that have them
+    # the block of each operand each tile works on: its (i, j, s), as far as its storage
+    # spans them; a block stays while consecutive tiles share it
+    keys = {}
+    for operand in ("a", "b", "c"):
+        has_i, has_j, has_t = g._spans[operand]
+        keys[operand] = [(i if has_i else -1, j if has_j else -1, s if has_t else -1)
+                         for i, j, s in order]
+    last = len(order) - 1
     for pos, (i, j, s) in enumerate(order):
         r, c = min(tr, sr - i * tr), min(tc, sc - j * tc)
         t = min(g.tt, T - s * g.tt)
-        prev = order[pos - 1] if pos else None
-        nxt = order[pos + 1] if pos + 1 < len(order) else None
         steps = []
         for operand in ("a", "b", "c"):
-            k_now = key(operand, i, j, s)
-            same_prev = prev is not None and key(operand, *prev) == k_now
-            same_next = nxt is not None and key(operand, *nxt) == k_now
+            k = keys[operand]
             keep = resident[operand]
-            acquire = not (keep and same_prev)
-            release = not (keep and same_next)
+            acquire = not (keep and pos and k[pos - 1] == k[pos])
+            release = not (keep and pos < last and k[pos + 1] == k[pos])
             hold = holds.get((operand, r, c, t))
             if hold is None:
                 hold = holds[(operand, r, c, t)] = min(
                     g.block(operand, r, c, g.hold_bits(operand), t=t).bytes, capacity[operand])
             streamed = not keep
+            load = write = None
             if operand == "c":
                 # Outputs: fresh blocks start empty unless they continue a spilled reduction.
                 first_i, last_i = i == 0, i == nr - 1
                 if not g.accumulates:
                     first_i = last_i = True
-                load = None
                 if acquire and g.accumulates and not first_i:
                     load = g.block("c", r, c, op.acc_bits, i, j, tr, tc, s, t)
-                write = None
                 if release:
                     write = (g.dram_block("c", i, j, r, c, tr, tc, op.out_bits, s, t) if last_i
                              else g.block("c", r, c, op.acc_bits, i, j, tr, tc, s, t))
                     write = write if write.bytes else None
-                steps.append(Step("c", acquire, load, streamed, release, write, hold))
+            elif acquire:
+                load = g.dram_block(operand, i, j, r, c, tr, tc, g.hold_bits(operand), s, t)
+                load = load if load.bytes else None
+            if load is None and write is None:
+                shape = (operand, acquire, streamed, release, hold)
+                step = idle.get(shape)
+                if step is None:
+                    step = idle[shape] = Step(operand, acquire, None, streamed, release, None,
+                                              hold)
             else:
-                load = (g.dram_block(operand, i, j, r, c, tr, tc, g.hold_bits(operand), s, t)
-                        if acquire else None)
-                load = load if load is not None and load.bytes else None
-                steps.append(Step(operand, acquire, load, streamed, release, None, hold))
+                step = Step(operand, acquire, load, streamed, release, write, hold)
+            steps.append(step)
         continuing = g.accumulates and i > 0
         yield r, c, t, continuing, tuple(steps)
