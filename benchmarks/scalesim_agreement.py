@@ -14,7 +14,6 @@ Run: ``python benchmarks/scalesim_agreement.py [--quick]`` (``--quick``: small l
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -58,25 +57,23 @@ def gemm(m: int, n: int, k: int, layer: str = "l") -> Gemm:
 
 def accelsim_process_seconds(layers, dataflow: str, repeats: int = 1) -> float:
     """Wall time of a whole ``accelsim simulate`` process on these layers (the median of
-    ``repeats`` processes), the package byte-compiled first as an installed one is (into a
-    private cache, so no run pays for compiling it)."""
+    ``repeats`` processes), the package byte-compiled first, as an installed one is (so no run
+    pays for compiling its modules, even where ``PYTHONDONTWRITEBYTECODE`` is set)."""
     import accelsim
 
+    subprocess.run([sys.executable, "-m", "compileall", "-q",
+                    str(Path(accelsim.__file__).parent)], check=True, capture_output=True)
     with tempfile.TemporaryDirectory() as tmp:
         trace = Path(tmp) / "t.jsonl"
         write_trace(trace, Header("scalesim-agreement"), [gemm(m, n, k, name)
                                                           for name, m, n, k in layers])
-        env = {**os.environ, "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pyc")}
-        subprocess.run([sys.executable, "-m", "compileall", "-q",
-                        str(Path(accelsim.__file__).parent)], check=True, env=env,
-                       capture_output=True)
         times = []
         for n in range(repeats):
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-m", "accelsim", "simulate", "--hw",
                             "scalesim-like", "--set", f"array.dataflow={dataflow}", "--trace",
                             str(trace), "--out", str(Path(tmp) / f"out{n}")], check=True,
-                           capture_output=True, env=env)
+                           capture_output=True)
             times.append(time.perf_counter() - t0)
         return statistics.median(times)
 

@@ -75,8 +75,7 @@ def main(argv: list[str]) -> int:
         old = extract(args.baseline, tmp / "baseline")
         envs = {}
         for name, tree in (("today", today), (args.baseline, old)):
-            env = {**os.environ, "PYTHONPATH": str(tree),
-                   "PYTHONPYCACHEPREFIX": str(tmp / f"pyc-{name}")}
+            env = {**os.environ, "PYTHONPATH": str(tree)}
             subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "accelsim")],
                            check=True, env=env, capture_output=True)
             envs[name] = env
