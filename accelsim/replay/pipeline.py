@@ -5,8 +5,7 @@ width. The schedule is a state machine that does not care where time zero is, so
 places each iteration from its own origin (``rebase``) and remembers, for every iteration it
 has placed, what it added to the report and the state it left. The same ops from the same
 state add the same again, exactly: such an iteration is counted from memory rather than
-placed op by op. The first iterations, whose placements the occupancy timeline samples, are
-always placed.
+placed op by op, and its ops' starts for the occupancy timeline come from memory too.
 """
 
 from __future__ import annotations
@@ -51,7 +50,9 @@ class Replayer:
     """Places iterations on one machine into one report, from memory where it can.
 
     An iteration that starts from the state the previous one started from, doing the same
-    work, repeats it exactly: a run of such iterations is counted once, times its length."""
+    work, repeats it exactly: a run of such iterations is counted once, times its length.
+    While the occupancy timeline samples, a remembered iteration gives its samples from
+    memory too (each op's start, relative to the iteration's origin)."""
 
     def __init__(self, hw: Hardware, report: Report, cache: CostCache, schedule: Schedule):
         self.hw, self.report, self.cache, self.schedule = hw, report, cache, schedule
@@ -72,17 +73,21 @@ class Replayer:
         for it in iters:
             self.origin += schedule.rebase()
             before = schedule.state()
-            if known is not None and before == last_before and not report.sampling:
+            placed = False
+            if known is not None and before == last_before:
                 repeats += 1  # the same work from the same state: the last one again
             else:
                 self._count(known, repeats)
                 repeats = 0
-                known = None if report.sampling else self._memory.get((number, before))
+                known = self._memory.get((number, before))
                 if known is None:
                     known = self._memory[(number, before)] = self._place(ops, it)
+                    placed = True
                 else:
                     repeats = 1
                 last_before = before
+            if not placed and report.sampling:
+                self._sample(known)
             schedule.restore(known[3])
             report.iteration_cycles[it] += known[1]
             report.iteration_energy[it] += known[2]
@@ -92,8 +97,16 @@ class Replayer:
     def _count(self, known: tuple | None, times: int) -> None:
         if known is None or not times:
             return
-        for key, op, cost, energy, executions, held in known[0]:
+        for key, op, cost, energy, executions, held, _, _ in known[0]:
             self.report.count_times(key, op, cost, energy, executions, held, times)
+
+    def _sample(self, known: tuple) -> None:
+        """The timeline's samples of a remembered iteration, as placing it gives them."""
+        report = self.report
+        for _, op, cost, energy, _, held, start, period in known[0]:
+            if not report.sampling:
+                return
+            report.sample(Placed(op, cost, energy, self.origin + start, period, held))
 
     def _op_energy(self, energy: Any, executions: int, held: float) -> float:
         """``op_energy``, remembered: a trace repeats a few hundred (op, time held) pairs."""
@@ -114,7 +127,7 @@ class Replayer:
             self.report.count_times(key, op, cost, energy, op.count, held, 1)
             if self.report.sampling:
                 self.report.sample(placed)
-            counted.append((key, op, cost, energy, op.count, held))
+            counted.append((key, op, cost, energy, op.count, held, start, period))
             total += held
             energy_pj += self._op_energy(energy, op.count, held)
         return counted, total, energy_pj, self.schedule.state()
