@@ -32,6 +32,7 @@ formulas cycle for cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from math import ceil
 
 from accelsim.hardware.model import Array
@@ -96,10 +97,7 @@ class Folding:
 
     @classmethod
     def of(cls, array: Array, beat: Beat) -> Folding:
-        g = FoldGeometry.of(array.dataflow)
-        k_on_rows = g.rows_dim == "k"
-        return cls(array.rows, array.cols, beat.pack if k_on_rows else 1,
-                   beat.pack if g.time_dim == "k" else 1, beat.serial)
+        return _folding(array, beat)
 
     @property
     def row_span(self) -> int:
@@ -118,6 +116,16 @@ class Folding:
 
     def folds(self, rows_used: int, cols_used: int) -> tuple[int, int]:
         return ceil(rows_used / self.row_span), ceil(cols_used / self.cols)
+
+
+@lru_cache(maxsize=1024)
+def _folding(array: Array, beat: Beat) -> Folding:
+    """``Folding.of``, one per (array, beat): the tiler and the event model ask for it per
+    block."""
+    g = FoldGeometry.of(array.dataflow)
+    k_on_rows = g.rows_dim == "k"
+    return Folding(array.rows, array.cols, beat.pack if k_on_rows else 1,
+                   beat.pack if g.time_dim == "k" else 1, beat.serial)
 
 
 def _pow2_at_least(bits: int, floor: int) -> int:
