@@ -123,9 +123,8 @@ class _Geometry:
     tile's row index i, column index j and time chunk s, each as far as its storage spans
     that dimension."""
 
-    def __init__(self, op: Gemm, dataflow: str, caps: Capacities, tt: int | None = None,
-                 timing: str = "native"):
-        self.op, self.dataflow, self.caps, self.timing = op, dataflow, caps, timing
+    def __init__(self, op: Gemm, dataflow: str, caps: Capacities, tt: int | None = None):
+        self.op, self.dataflow, self.caps = op, dataflow, caps
         fold = FoldGeometry.of(dataflow)
         self.rows_dim, self.cols_dim, self.time_dim = fold.rows_dim, fold.cols_dim, fold.time_dim
         self.stationary = fold.stationary
