@@ -116,10 +116,17 @@ class OverlapSchedule:
         self.vector_free = 0.0  # when the vector unit is next free
 
     def rebase(self) -> float:
-        """Move the time origin to the present (see ``SerialSchedule.rebase``)."""
+        """Move the time origin to the present (see ``SerialSchedule.rebase``).
+
+        The vector unit's free time is only ever read as ``max(vector_free, computing)``,
+        and ``computing`` never moves back (an op starts computing after the one before it
+        did: its start is at least the previous end less what they share, which is at most
+        the previous op's idle tail and trail), so a free time before ``computing`` is kept
+        as ``computing``: nothing placed changes, and a trace without vector work does not
+        carry an ever older free time that would make every iteration's state new."""
         shift = self.end
-        self.end, self.computing, self.vector_free = (0.0, self.computing - shift,
-                                                      self.vector_free - shift)
+        self.end, self.computing = 0.0, self.computing - shift
+        self.vector_free = max(self.vector_free - shift, self.computing)
         return shift
 
     def state(self) -> tuple:

@@ -1,6 +1,8 @@
 """The schedule owns time: serial ops back to back; overlapped neighbours never slower than
 serial and never faster than the compute-bound or the DRAM-bound time."""
 
+from itertools import pairwise
+
 import pytest
 
 from accelsim.hardware import load_hardware
@@ -128,3 +130,19 @@ def test_the_machine_chooses_its_schedule():
 
     assert isinstance(schedule_for(load_hardware("edge-16x16")), OverlapSchedule)
     assert isinstance(schedule_for(load_hardware("scalesim-like")), SerialSchedule)
+
+
+@pytest.mark.parametrize("overrides", [[], ["array.dataflow=os", "array.rows=8"],
+                                       ["dram.lpddr4.data_rate_mtps=800"]])
+def test_computing_never_moves_back(overrides):
+    """What lets ``rebase`` keep a vector unit's old free time as ``computing``: each unfused
+    op starts computing no earlier than the one before it did (fused ops leave it be)."""
+    from accelsim.trace.synthetic import narrowing_trace
+
+    hw = load_hardware("edge-16x16", ["schedule.overlap_ops=true", *overrides])
+    schedule, cache = OverlapSchedule(hw), CostCache(hw)
+    seen = []
+    for op in [*_ops(), *narrowing_trace(lenet5_mnist(16), 3)]:
+        schedule.place(op, cache(op)[0])
+        seen.append(schedule.computing)
+    assert all(a <= b for a, b in pairwise(seen))
