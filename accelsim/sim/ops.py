@@ -14,6 +14,7 @@ from accelsim.hardware.model import BUFFERS, Hardware
 from accelsim.sim.channel import Channel
 from accelsim.sim.costs import Occupancy, OpCost
 from accelsim.sim.fast import simulate_gemm
+from accelsim.sim.mapping import beat_for
 from accelsim.sim.vector import simulate_vector
 from accelsim.trace.records import Transfer
 
@@ -42,10 +43,40 @@ SIMULATORS: dict[str, Callable[[Hardware, Any], OpCost]] = {
 }
 
 
+def machine_key(hw: Hardware, op: Any) -> tuple:
+    """What of ``hw`` the cost of ``op`` depends on: machines that agree on it give the op
+    the same cost, so a sweep prices it once for all of them. A GEMM reads the array's shape,
+    dataflow and timing, its beat for the op's widths (not the precision mode as such), the
+    buffers, the DRAM and the clock; a vector op the vector unit, the buffers, the DRAM and
+    the clock; a transfer the buffers, the DRAM and the clock. None of them reads the energy
+    table or the schedule."""
+    shared = (hw.buffers, hw.dram, hw.cycle_ns)
+    if op.op == "gemm":
+        a = hw.array
+        return (a.rows, a.cols, a.dataflow, a.timing, beat_for(a, op.a_bits, op.b_bits),
+                *shared)
+    if op.op == "vector":
+        return (hw.vector, *shared)
+    return shared
+
+
+_SHARED: dict[tuple, OpCost] = {}  # (op signature, machine key) -> cost, across machines
+SHARED_COSTS = 4096  # costs kept (the oldest go first)
+
+
 def simulate(hw: Hardware, op: Any) -> OpCost:
-    """The cost of one execution of ``op`` on ``hw`` (its ``count`` is not applied)."""
+    """The cost of one execution of ``op`` on ``hw`` (its ``count`` is not applied),
+    remembered for the machines that give it the same cost (``machine_key``). Costs are
+    never changed once made, so sharing one is safe."""
     run = SIMULATORS.get(op.op)
     if run is None:
         raise SimulationError(f"no simulation for op kind {op.op!r}; the simulator knows "
                               f"{', '.join(SIMULATORS)}")
-    return run(hw, op)
+    key = (op.signature(), machine_key(hw, op))
+    cost = _SHARED.get(key)
+    if cost is None:
+        cost = run(hw, op)
+        if len(_SHARED) >= SHARED_COSTS:
+            del _SHARED[next(iter(_SHARED))]
+        _SHARED[key] = cost
+    return cost
