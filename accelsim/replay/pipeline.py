@@ -46,6 +46,11 @@ def iterations(ops: Iterable[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
+def work_of(ops: Sequence[Any]) -> tuple:
+    """What makes two iterations the same work: each op's place, signature and count."""
+    return tuple((op.place(), op.signature(), op.count) for op in ops)
+
+
 class Replayer:
     """Places iterations on one machine into one report, from memory where it can.
 
@@ -62,9 +67,12 @@ class Replayer:
         # (work number, state before) -> (what it counted, its cycles, its energy, state after)
         self._memory: dict[tuple, tuple[list[tuple], float, float, tuple]] = {}
 
-    def run(self, ops: Sequence[Any], iters: Iterable[int]) -> None:
-        """Place ``ops``, one iteration's, once for each iteration number in ``iters``."""
-        work = tuple((op.place(), op.signature(), op.count) for op in ops)
+    def run(self, ops: Sequence[Any], iters: Iterable[int], work: Any = None) -> None:
+        """Place ``ops``, one iteration's, once for each iteration number in ``iters``.
+        ``work``, if given, names what ``ops`` do (``work_of``, worked out by a caller that
+        replays the same iterations on many machines)."""
+        if work is None:
+            work = work_of(ops)
         number = self._works.setdefault(work, len(self._works))
         report, schedule = self.report, self.schedule
         last_before: tuple | None = None

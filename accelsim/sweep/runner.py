@@ -27,25 +27,28 @@ from accelsim.sweep.spec import Point
 
 
 @lru_cache(maxsize=8)
-def _trace_runs(trace: str) -> tuple[tuple[tuple, tuple[int, ...]], ...]:
+def _trace_runs(trace: str) -> tuple[tuple[tuple, tuple[int, ...], int], ...]:
     """A trace as runs of consecutive iterations doing the same work: (one iteration's ops,
-    the iteration numbers). A training trace of tens of thousands of records is a handful of
-    runs (a new one only where a method changes a width), and the replay places each run's
-    iterations from memory once the schedule repeats (``replay.Replayer``)."""
+    the iteration numbers, a number naming the work). A training trace of tens of thousands
+    of records is a handful of runs (a new one only where a method changes a width), and the
+    replay places each run's iterations from memory once the schedule repeats
+    (``replay.Replayer``); naming the work once here spares every point hashing it."""
     from accelsim.replay import iterations
+    from accelsim.replay.pipeline import work_of
     from accelsim.trace import read_trace
 
     _, ops = read_trace(trace)
-    runs: list[tuple[tuple, list[int]]] = []
+    runs: list[tuple[tuple, list[int], int]] = []
+    names: dict[tuple, int] = {}
     previous = None
     for batch in iterations(ops):
-        work = tuple((op.place(), op.signature(), op.count) for op in batch)
+        work = work_of(batch)
         if work == previous:
             runs[-1][1].append(batch[0].iter)
         else:
-            runs.append((tuple(batch), [batch[0].iter]))
+            runs.append((tuple(batch), [batch[0].iter], names.setdefault(work, len(names))))
             previous = work
-    return tuple((ops, tuple(iters)) for ops, iters in runs)
+    return tuple((ops, tuple(iters), name) for ops, iters, name in runs)
 
 
 @lru_cache(maxsize=16)
@@ -74,8 +77,8 @@ def evaluate(hardware: Any, trace: str) -> dict[str, Any]:
         runs = _trace_runs(trace)
         report = Report(hardware, Header(), timeline=False)
         replayer = Replayer(hardware, report, _costs(hardware), schedule_for(hardware))
-        for ops, iters in runs:
-            replayer.run(ops, iters)
+        for ops, iters, work in runs:
+            replayer.run(ops, iters, work)
         figures = report.to_json()
     except AccelsimError as exc:
         return {"error": str(exc)}

@@ -132,10 +132,26 @@ class Record:
         """Checks that span fields (each field's own bounds are already checked)."""
 
     def signature(self) -> tuple:
-        """What the simulator's cost depends on (not iteration, layer, phase or count)."""
+        """What the simulator's cost depends on (not iteration, layer, phase or count).
+        Worked out once per record (the replay asks for it at every op of every placed
+        iteration) and kept beside its fields; neither it nor ``place`` depends on ``iter``,
+        so a record the reader re-stamps with another iteration keeps both."""
+        known = self.__dict__.get("_signature")
+        if known is None:
+            known = self.__dict__["_signature"] = self._signature()
+        return known
+
+    def _signature(self) -> tuple:
         raise NotImplementedError
 
     def place(self) -> tuple:
+        """``_place``, worked out once per record (as ``signature``)."""
+        known = self.__dict__.get("_place_key")
+        if known is None:
+            known = self.__dict__["_place_key"] = self._place()
+        return known
+
+    def _place(self) -> tuple:
         """Where the report's breakdowns put it (layer, phase, kind, tensors): with
         ``signature`` and ``count``, all that makes two records of different iterations the
         same work."""
@@ -252,11 +268,11 @@ class Gemm(Record):
         given = getattr(self, f"{operand}_elements")
         return view if given is None else given
 
-    def signature(self) -> tuple:
+    def _signature(self) -> tuple:
         return ("gemm", self.m, self.n, self.k, self.a_bits, self.b_bits, self.acc_bits,
                 self.out_bits, self.dtype, self.a_elements, self.b_elements, self.c_elements)
 
-    def place(self) -> tuple:
+    def _place(self) -> tuple:
         return ("gemm", self.layer, self.phase, self.a_tensor, self.b_tensor, self.c_tensor)
 
 
@@ -284,10 +300,10 @@ class Transfer(Record):
     def summary(self) -> dict[str, Any]:
         return {"tensor": self.tensor, "dir": self.dir, "bytes": self.bytes}
 
-    def signature(self) -> tuple:
+    def _signature(self) -> tuple:
         return ("transfer", self.dir, self.bytes)
 
-    def place(self) -> tuple:
+    def _place(self) -> tuple:
         return ("transfer", self.layer, self.phase, self.tensor)
 
 
@@ -338,11 +354,11 @@ class Vector(Record):
         return {"kind": self.kind, "elements": self.elements, "in_bits": self.in_bits,
                 "out_bits": self.out_bits, "ops": self.ops}
 
-    def signature(self) -> tuple:
+    def _signature(self) -> tuple:
         return ("vector", self.elements, self.inputs, self.in_bits, self.out_bits, self.ops,
                 self.dtype, self.fused)
 
-    def place(self) -> tuple:
+    def _place(self) -> tuple:
         return ("vector", self.layer, self.phase, self.kind, self.tensor)
 
 
