@@ -15,6 +15,7 @@ from accelsim.sim.channel import Channel
 from accelsim.sim.costs import Occupancy, OpCost
 from accelsim.sim.fast import simulate_gemm
 from accelsim.sim.mapping import beat_for
+from accelsim.sim.tiling import planner_rates
 from accelsim.sim.vector import simulate_vector
 from accelsim.trace.records import Transfer
 
@@ -45,16 +46,17 @@ SIMULATORS: dict[str, Callable[[Hardware, Any], OpCost]] = {
 
 def machine_key(hw: Hardware, op: Any) -> tuple:
     """What of ``hw`` the cost of ``op`` depends on: machines that agree on it give the op
-    the same cost, so a sweep prices it once for all of them. A GEMM reads the array's shape,
-    dataflow and timing, its beat for the op's widths (not the precision mode as such), the
-    buffers, the DRAM and the clock; a vector op the vector unit, the buffers, the DRAM and
-    the clock; a transfer the buffers, the DRAM and the clock. None of them reads the energy
-    table or the schedule."""
+    the same cost, so a sweep prices it once for all of them. Every op reads the buffers, the
+    DRAM and the clock; a vector op also the vector unit; a GEMM also the array's shape,
+    dataflow and timing, its beat for the op's widths (not the precision mode as such), and
+    what the tiler ranks plans by (``tiling.planner_rates``: the DRAM's energy per byte and
+    the power burnt meanwhile, so a GEMM's plan, and its cost, follow the energy table too).
+    None reads the schedule or the energy of actions."""
     shared = (hw.buffers, hw.dram, hw.cycle_ns)
     if op.op == "gemm":
         a = hw.array
         return (a.rows, a.cols, a.dataflow, a.timing, beat_for(a, op.a_bits, op.b_bits),
-                *shared)
+                planner_rates(hw), *shared)
     if op.op == "vector":
         return (hw.vector, *shared)
     return shared

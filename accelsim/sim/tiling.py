@@ -358,7 +358,7 @@ class _Rates:
 
 
 @lru_cache(maxsize=256)
-def _rates(hw: Hardware) -> _Rates:
+def planner_rates(hw: Hardware) -> _Rates:
     from accelsim.sim.channel import Channel
 
     channel = Channel(hw)
@@ -404,7 +404,7 @@ class _PlanKey:
         a = hw.array
         self.key = (op, a.rows, a.cols, a.dataflow, a.timing, beat_for(a, op.a_bits, op.b_bits),
                     tuple((hw.buffer(name).size_bytes, hw.buffer(name).double_buffered)
-                          for name in BUFFER_OF.values()), _rates(hw))
+                          for name in BUFFER_OF.values()), planner_rates(hw))
 
     def __hash__(self) -> int:
         return hash(self.key)
@@ -456,7 +456,7 @@ def _plan(hw: Hardware, op: Gemm) -> Plan:
     signature, caps = op.signature(), capacities(hw)
     base = _geometry(signature, op, array.dataflow, caps, None)
     sr, sc = base.size[base.rows_dim], base.size[base.cols_dim]
-    rates = _rates(hw)
+    rates = planner_rates(hw)
     scored: list[tuple[Estimate, int, int, int, bool]] = []
     too_many = 0
     geometries: dict[int, _Geometry] = {}

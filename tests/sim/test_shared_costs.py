@@ -16,7 +16,8 @@ from accelsim.trace.records import Gemm, Transfer, Vector
 # Changes the key leaves out (energy, the schedule, a precision mode giving the same beat) and
 # changes it must see (array, buffers, DRAM, clock, vector unit).
 VARIANTS = [[], ["schedule.overlap_ops=false"], ["energy.mac.mult_pj_linear=0.5"],
-            ["energy.static.array_leakage_mw=7"], ["array.precision_scaling=fixed"],
+            ["energy.static.array_leakage_mw=7"], ["energy.static.array_leakage_mw=100000"],
+            ["array.precision_scaling=fixed"],
             ["array.rows=8"], ["array.dataflow=os"], ["buffers.ofmap.size_kib=16"],
             ["dram.lpddr4.data_rate_mtps=1600"], ["clock_mhz=250"], ["vector.lanes=4"],
             ["vector.fp32_op_pj=9"]]
@@ -26,6 +27,9 @@ OPS = [Gemm(iter=0, layer="l", phase="fwd", m=200, n=70, k=300, a_bits=8, b_bits
             acc_bits=32, c_bits=8),
        Gemm(iter=0, layer="l", phase="fwd", m=100, n=37, k=55, a_bits=16, b_bits=16,
             acc_bits=32, c_bits=16),  # the same beat in both precision modes: shared
+       # a plan the leakage changes: the tiler ranks by energy-delay, so power moves the tiles
+       Gemm(iter=0, layer="l", phase="bwd_data", m=3200, n=150, k=16, a_bits=8, b_bits=8,
+            acc_bits=32, c_bits=8),
        Vector(iter=0, layer="l", phase="fwd", kind="batchnorm", elements=40_000, in_bits=8,
               out_bits=8, ops=6),
        Transfer(iter=0, layer="l", tensor="w", dir="read", elements=100_000, bits=8)]
@@ -38,7 +42,7 @@ def observed(cost) -> str:
     return repr(fields)
 
 
-@pytest.mark.parametrize("op", OPS, ids=["gemm8", "gemm4", "gemm16", "vector", "transfer"])
+@pytest.mark.parametrize("op", OPS, ids=["gemm8", "gemm4", "gemm16", "gemm-leak", "vector", "transfer"])
 def test_machines_sharing_a_key_give_the_same_fresh_cost(op):
     machines = [load_hardware("edge-16x16", overrides) for overrides in VARIANTS]
     fresh = [observed(ops.SIMULATORS[op.op](hw, op)) for hw in machines]
