@@ -204,17 +204,21 @@ class DramController:
             run_end, _ = self._serve(run)
             self.last_write = run.write
             return max(0, run_end)
+        banks = len(self.banks)
+        depth, per_bank, spacing, stats = (self.queue_depth, self.bank_queue, self.spacing,
+                                           self.stats)
         outside = deque(batch)
         txq: list[Run] = []
         txq_bursts = 0
-        queues: list[deque[Run]] = [deque() for _ in self.banks]
-        held = [0] * len(self.banks)
+        queues: dict[int, deque[Run]] = {}  # the banks holding runs, each in arrival order
+        held = [0] * banks
         clock = min((run.arrival for run in batch), default=0)
         end = 0
-        queued = 0  # runs in the bank queues
-        readiness: list[tuple[Run, int, int] | None] = [None] * len(self.banks)
-        while outside or txq or queued:
-            while outside and (not txq or txq_bursts + outside[0].bursts <= self.queue_depth):
+        # each bank's part of its head's start changes only when that bank is served or a
+        # refresh comes: remembered until then, as (head, refreshes so far, its part)
+        readiness: dict[int, tuple[Run, int, int]] = {}
+        while outside or txq or queues:
+            while outside and (not txq or txq_bursts + outside[0].bursts <= depth):
                 run = outside.popleft()
                 run.entered = max(run.arrival, clock)
                 txq.append(run)
@@ -222,38 +226,41 @@ class DramController:
             i = 0
             while i < len(txq):
                 run = txq[i]
-                if held[run.bank] == 0 or held[run.bank] + run.bursts <= self.bank_queue:
+                bank = run.bank
+                if held[bank] == 0 or held[bank] + run.bursts <= per_bank:
                     txq.pop(i)
                     txq_bursts -= run.bursts
-                    held[run.bank] += run.bursts
+                    held[bank] += run.bursts
                     run.entered = max(run.entered, clock)
-                    queues[run.bank].append(run)
-                    queued += 1
+                    queue = queues.get(bank)
+                    if queue is None:
+                        queue = queues[bank] = deque()
+                    queue.append(run)
                 else:
                     i += 1
-            best, best_start = -1, 0
-            n = len(self.banks)
             # the bus's part of each head's start: after the last column command placed
-            bus = self.run_lasts[-1] if self.run_lasts else None
-            after = self.spacing[self.run_writes[-1] if self.run_lasts else 0]
-            refreshes = self.stats.refreshes
-            for k in range(n):
-                bank = (self.turn + k) % n
-                if queues[bank]:
-                    head = queues[bank][0]
-                    # its bank's part changes only when that bank is served or a refresh
-                    # comes: remembered until then
-                    known = readiness[bank]
-                    if known is None or known[0] is not head or known[1] != refreshes:
-                        known = readiness[bank] = (head, refreshes, self._bank_ready(head))
-                    start = known[2]
-                    if bus is not None and bus + after[head.write] > start:
-                        start = bus + after[head.write]
-                    if best < 0 or start < best_start:
-                        best, best_start = bank, start
-            run = queues[best].popleft()
-            queued -= 1
-            self.turn = (best + 1) % n
+            lasts = self.run_lasts
+            bus = lasts[-1] if lasts else None
+            after = spacing[self.run_writes[-1] if lasts else 0]
+            refreshes = stats.refreshes
+            turn = self.turn
+            best, best_start, best_rank = -1, 0, 0
+            for bank, queue in queues.items():
+                head = queue[0]
+                known = readiness.get(bank)
+                if known is None or known[0] is not head or known[1] != refreshes:
+                    known = readiness[bank] = (head, refreshes, self._bank_ready(head))
+                start = known[2]
+                if bus is not None and bus + after[head.write] > start:
+                    start = bus + after[head.write]
+                rank = (bank - turn) % banks  # round-robin from ``turn`` among equals
+                if best < 0 or start < best_start or (start == best_start and rank < best_rank):
+                    best, best_start, best_rank = bank, start, rank
+            queue = queues[best]
+            run = queue.popleft()
+            if not queue:
+                del queues[best]
+            self.turn = (best + 1) % banks
             run_end, first = self._serve(run)
             self.last_write = run.write
             held[best] -= run.bursts
