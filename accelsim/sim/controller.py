@@ -348,8 +348,8 @@ class DramController:
 
     def _serve(self, run: Run) -> tuple[int, int]:
         """Place ``run``'s commands: (when its last data beat ends, its first column)."""
-        t = self.t
-        remaining = run.bursts
+        t, stats, gap = self.t, self.stats, self.gap
+        remaining, write = run.bursts, run.write
         end = self.done
         first_column = -1
         bank = self.banks[run.bank]
@@ -371,34 +371,43 @@ class DramController:
                     self._refresh_until(act)
                     continue
                 ready = act + t.trcd
-            first = self._columns_at(max(ready, self.refresh_end), remaining, run.write)
+            first = self._columns_at(max(ready, self.refresh_end), remaining, write)
             if first >= self.next_refresh:
                 self._refresh_until(first)
                 continue
             # Bursts whose column command falls before the next refresh go now; the rest wait.
-            fit = min(remaining, -(-(self.next_refresh - first) // self.gap))
+            fit = min(remaining, -(-(self.next_refresh - first) // gap))
             if not hit:
-                self.stats.activates += 1
-                self.stats.row_misses += bank.row is None
-                self.stats.row_conflicts += bank.row is not None
-                insort(self.acts, act)
-                if len(self.acts) > 64:
-                    self.act_horizon = max(self.act_horizon, self.acts[31] + t.tfaw)
-                    del self.acts[:32]
+                stats.activates += 1
+                if bank.row is None:
+                    stats.row_misses += 1
+                else:
+                    stats.row_conflicts += 1
+                acts = self.acts
+                insort(acts, act)
+                if len(acts) > 64:
+                    self.act_horizon = max(self.act_horizon, acts[31] + t.tfaw)
+                    del acts[:32]
                 bank.act, bank.row = act, run.row
-            self.stats.row_hits += fit - (0 if hit else 1)
-            last = first + (fit - 1) * self.gap
-            first_column = first if first_column < 0 else first_column
-            self._record_columns(first, fit, run.write)
-            if run.write:
-                self.stats.write_bursts += fit
-                end = last + self.write_tail
-                bank.pre_ok = max(bank.pre_ok, end + t.twr)
+                stats.row_hits += fit - 1
             else:
-                self.stats.read_bursts += fit
-                bank.pre_ok = max(bank.pre_ok, last + t.trtp)
+                stats.row_hits += fit
+            last = first + (fit - 1) * gap
+            if first_column < 0:
+                first_column = first
+            self._record_columns(first, fit, write)
+            if write:
+                stats.write_bursts += fit
+                end = last + self.write_tail
+                ok = end + t.twr
+            else:
+                stats.read_bursts += fit
+                ok = last + t.trtp
                 end = last + self.read_tail
-            self.done = max(self.done, end)
+            if ok > bank.pre_ok:
+                bank.pre_ok = ok
+            if end > self.done:
+                self.done = end
             remaining -= fit
         return end, first_column
 
