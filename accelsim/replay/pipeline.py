@@ -130,11 +130,10 @@ class Replayer:
         for op in ops:
             cost, energy = self.cache(op)
             start, period, held = self.schedule.place(op, cost)
-            placed = Placed(op, cost, energy, self.origin + start, period, held)
             key = (id(cost), op.place())
             self.report.count_times(key, op, cost, energy, op.count, held, 1)
             if self.report.sampling:
-                self.report.sample(placed)
+                self.report.sample(Placed(op, cost, energy, self.origin + start, period, held))
             counted.append((key, op, cost, energy, op.count, held, start, period))
             total += held
             energy_pj += self._op_energy(energy, op.count, held)

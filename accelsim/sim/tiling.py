@@ -436,13 +436,22 @@ class _Planner:
 plan_gemm = _Planner()
 
 
-@lru_cache(maxsize=8192)
+_GEOMETRIES: dict[tuple, _Geometry] = {}
+GEOMETRIES = 8192  # geometries kept (the oldest go first)
+
+
 def _geometry(signature: tuple, op: Gemm, dataflow: str, caps: Capacities,
               tt: int | None) -> _Geometry:
-    """The geometry of an op (by its signature: what tiling depends on) under a dataflow and
-    buffer sizes, with what it remembers (block traffic and tile skeletons), shared by every
-    machine that has them."""
-    return _Geometry(op, dataflow, caps, tt)
+    """The geometry of an op under a dataflow and buffer sizes, with what it remembers (block
+    traffic and tile skeletons), shared by every machine that has them and by every op of
+    the same signature (what tiling depends on; layer, phase and tensor names are not)."""
+    key = (signature, dataflow, caps, tt)
+    g = _GEOMETRIES.get(key)
+    if g is None:
+        if len(_GEOMETRIES) >= GEOMETRIES:
+            del _GEOMETRIES[next(iter(_GEOMETRIES))]
+        g = _GEOMETRIES[key] = _Geometry(op, dataflow, caps, tt)
+    return g
 
 
 def _plan(hw: Hardware, op: Gemm) -> Plan:
