@@ -114,7 +114,7 @@ class Replayer:
         for _, op, cost, energy, _, held, start, period in known[0]:
             if not report.sampling:
                 return
-            report.sample(Placed(op, cost, energy, self.origin + start, period, held))
+            report.sample_cost(cost, self.origin + start, period, op.count)
 
     def _op_energy(self, energy: Any, executions: int, held: float) -> float:
         """``op_energy``, remembered: a trace repeats a few hundred (op, time held) pairs."""
@@ -133,7 +133,7 @@ class Replayer:
             key = (id(cost), op.place())
             self.report.count_times(key, op, cost, energy, op.count, held, 1)
             if self.report.sampling:
-                self.report.sample(Placed(op, cost, energy, self.origin + start, period, held))
+                self.report.sample_cost(cost, self.origin + start, period, op.count)
             counted.append((key, op, cost, energy, op.count, held, start, period))
             total += held
             energy_pj += self._op_energy(energy, op.count, held)
@@ -150,10 +150,25 @@ def replay(hw: Hardware, ops: Iterable[Any], header: Header | None = None,
     report = Report(hw, header or Header(), timeline=timeline)
     replayer = Replayer(hw, report, cache, schedule or schedule_for(hw))
     done = 0
+    # An iteration doing new work is placed as it comes; the iterations after it doing the
+    # same work are handed over together when the work changes, so that a run of repeats is
+    # counted at once (``Replayer.run``), in the same order as one by one.
+    first: list[Any] = []
+    work: tuple | None = None
+    repeats: list[int] = []
     for batch in iterations(ops):
-        replayer.run(batch, (batch[0].iter,))
+        same = work_of(batch)
+        if same == work:
+            repeats.append(batch[0].iter)
+        else:
+            if repeats:
+                replayer.run(first, repeats, work)
+            first, work, repeats = batch, same, []
+            replayer.run(batch, (batch[0].iter,), work)
         done += len(batch)
         if progress is not None:
             progress(done)
+    if repeats:
+        replayer.run(first, repeats, work)
     report.distinct_ops = cache.misses
     return report

@@ -110,8 +110,11 @@ class Report:
         # (id of the cost, place) -> [op, cost, action energy, executions, held cycles]
         self._groups: dict[tuple, list] = {}
         self._settled: Totals | None = None
-        self._deltas: list[tuple[float, int, int]] = []  # (cycle, buffer index, bytes)
+        # the timeline's samples, kept as (start, period, executions, the cost's own changes)
+        # and expanded to (cycle, buffer index, bytes) only when the timeline is asked for
+        self._samples: list[tuple[float, float, int, list[tuple[float, int, int]]]] = []
         self._changes = 0 if timeline else TIMELINE_POINTS
+        self._own: dict[int, tuple[OpCost, list[tuple[float, int, int]]]] = {}
 
     def add(self, placed: Any) -> None:
         """Count one placed op (``accelsim.replay.Placed``): its executions' costs and action
@@ -128,7 +131,7 @@ class Report:
 
     def sample(self, placed: Any) -> None:
         """Keep a placed op's occupancy changes for the timeline."""
-        self._sample(placed.cost, placed.start, placed.period, placed.op.count)
+        self.sample_cost(placed.cost, placed.start, placed.period, placed.op.count)
 
     def count(self, op: Any, cost: OpCost, energy: Any, executions: int, held: float) -> None:
         """Add ``executions`` of ``op`` holding the machine ``held`` cycles (no timeline)."""
@@ -149,7 +152,7 @@ class Report:
         else:
             for _ in range(times):
                 group[4] += held
-        self.ops += executions
+        self.ops += times * executions
         self._settled = None
 
     @property
@@ -164,32 +167,48 @@ class Report:
             self._settled = Totals(self.hw, self._groups.values())
         return self._settled
 
-    def _sample(self, cost: OpCost, start: float, period: float, n: int) -> None:
+    def sample_cost(self, cost: OpCost, start: float, period: float, n: int) -> None:
         """Keep the occupancy changes of the first executions (about TIMELINE_POINTS of
-        them), each offset to its start; overlapping ops add up (``timeline``)."""
+        them), each offset to its start; overlapping ops add up (``timeline``). Whole
+        executions are kept, the last one reaching TIMELINE_POINTS or past it."""
         if self._changes >= TIMELINE_POINTS:
             return
-        for rep in range(n):
-            offset = start + rep * period
-            for index, name in enumerate(BUFFERS):
-                occ = cost.occupancy[name]
-                previous = 0
-                for time, level in zip(occ.times, occ.levels, strict=True):
-                    if level != previous:
-                        self._deltas.append((offset + time, index, level - previous))
-                        previous = level
-                if previous:  # whatever an op still holds at its end leaves with it
-                    self._deltas.append((offset + cost.cycles, index, -previous))
-            self._changes = len(self._deltas)
-            if self._changes >= TIMELINE_POINTS:
-                return
+        own = self._own_changes(cost)
+        if not own:
+            return
+        reps = min(n, -(-(TIMELINE_POINTS - self._changes) // len(own)))
+        self._samples.append((start, period, reps, own))
+        self._changes += reps * len(own)
+
+    def _own_changes(self, cost: OpCost) -> list[tuple[float, int, int]]:
+        """(cycle from the op's start, buffer index, bytes) of each change of one execution
+        of ``cost``, in the order the timeline takes them; worked out once per cost."""
+        known = self._own.get(id(cost))
+        if known is not None and known[0] is cost:
+            return known[1]
+        out: list[tuple[float, int, int]] = []
+        for index, name in enumerate(BUFFERS):
+            occ = cost.occupancy[name]
+            previous = 0
+            for time, level in zip(occ.times, occ.levels, strict=True):
+                if level != previous:
+                    out.append((time, index, level - previous))
+                    previous = level
+            if previous:  # whatever an op still holds at its end leaves with it
+                out.append((cost.cycles, index, -previous))
+        self._own[id(cost)] = (cost, out)
+        return out
 
     @property
     def timeline(self) -> list[tuple[float, int, int, int]]:
         """(cycle, bytes in each SRAM) after every change, in time order."""
+        deltas = [(start + rep * period + time, index, delta)
+                  for start, period, reps, own in self._samples
+                  for rep in range(reps)
+                  for time, index, delta in own]
         levels = [0] * len(BUFFERS)
         out: list[tuple[float, int, int, int]] = []
-        for time, index, delta in sorted(self._deltas):
+        for time, index, delta in sorted(deltas):
             levels[index] += delta
             if out and out[-1][0] == time:
                 out[-1] = (time, *levels)  # type: ignore[assignment]

@@ -145,6 +145,9 @@ class _Records:
         if sep and len(self._known) < self.LIMIT:
             digits, comma, tail = rest.partition(",")
             if comma and digits == str(op.iter):
+                # what the replay asks of every record, worked out once: copies keep it
+                op.signature()
+                op.place()
                 self._known[(head, tail)] = op
         return op
 

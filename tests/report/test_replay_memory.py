@@ -67,3 +67,45 @@ def test_energy_and_cycles_by_iteration_partition_the_totals(overrides):
     assert sum(doc["energy_pj_by_iteration"]) == pytest.approx(doc["energy_pj"]["total"],
                                                                rel=1e-12)
     assert sum(doc["cycles_by_iteration"]) == pytest.approx(doc["total_cycles"], rel=1e-12)
+
+
+def eager_timeline(hw, ops, limit):
+    """The timeline as every placed op's changes, expanded one execution at a time until
+    ``limit`` changes are kept (the last execution whole)."""
+    from accelsim.hardware.model import BUFFERS
+
+    deltas = []
+    for placed in placed_ops(hw, ops, CostCache(hw), schedule_for(hw)):
+        cost = placed.cost
+        for rep in range(placed.op.count):
+            if len(deltas) >= limit:
+                break
+            offset = placed.start + rep * placed.period
+            for index, name in enumerate(BUFFERS):
+                occ, previous = cost.occupancy[name], 0
+                for time, level in zip(occ.times, occ.levels, strict=True):
+                    if level != previous:
+                        deltas.append((offset + time, index, level - previous))
+                        previous = level
+                if previous:
+                    deltas.append((offset + cost.cycles, index, -previous))
+    levels, out = [0] * len(BUFFERS), []
+    for time, index, delta in sorted(deltas):
+        levels[index] += delta
+        if out and out[-1][0] == time:
+            out[-1] = (time, *levels)
+        else:
+            out.append((float(time), *levels))
+    return out
+
+
+@pytest.mark.parametrize("limit", [1, 37, 500, 20000])
+def test_the_timeline_is_each_executions_changes_up_to_its_limit(monkeypatch, limit):
+    """The report keeps a cost's changes once and offsets them when the timeline is asked
+    for: the same samples as expanding each execution as it is placed, cut at the limit."""
+    from accelsim.report import summary
+
+    monkeypatch.setattr(summary, "TIMELINE_POINTS", limit)
+    hw = load_hardware("edge-16x16")
+    ops = mixed_trace()
+    assert replay(hw, ops).timeline == eager_timeline(hw, ops, limit)
