@@ -212,32 +212,42 @@ class DramController:
         txq_bursts = 0
         queues: dict[int, deque[Run]] = {}  # the banks holding runs, each in arrival order
         held = [0] * banks
+        waiting = [0] * banks  # runs in the transaction queue, by bank
         clock = min((run.arrival for run in batch), default=0)
         end = 0
+        best = -1
         # each bank's part of its head's start changes only when that bank is served or a
         # refresh comes: remembered until then, as (head, refreshes so far, its part)
         readiness: dict[int, tuple[Run, int, int]] = {}
         while outside or txq or queues:
+            entered = False
             while outside and (not txq or txq_bursts + outside[0].bursts <= depth):
                 run = outside.popleft()
                 run.entered = max(run.arrival, clock)
                 txq.append(run)
                 txq_bursts += run.bursts
-            i = 0
-            while i < len(txq):
-                run = txq[i]
-                bank = run.bank
-                if held[bank] == 0 or held[bank] + run.bursts <= per_bank:
-                    txq.pop(i)
-                    txq_bursts -= run.bursts
-                    held[bank] += run.bursts
-                    run.entered = max(run.entered, clock)
-                    queue = queues.get(bank)
-                    if queue is None:
-                        queue = queues[bank] = deque()
-                    queue.append(run)
-                else:
-                    i += 1
+                waiting[run.bank] += 1
+                entered = True
+            # a run moves on once its bank has room; only new runs, or runs waiting for the
+            # bank just served, can have it now (every other bank's queue is as it was)
+            if entered or (best >= 0 and waiting[best]):
+                i = 0
+                while i < len(txq):
+                    run = txq[i]
+                    bank = run.bank
+                    if held[bank] == 0 or held[bank] + run.bursts <= per_bank:
+                        txq.pop(i)
+                        txq_bursts -= run.bursts
+                        held[bank] += run.bursts
+                        waiting[bank] -= 1
+                        if clock > run.entered:
+                            run.entered = clock
+                        queue = queues.get(bank)
+                        if queue is None:
+                            queue = queues[bank] = deque()
+                        queue.append(run)
+                    else:
+                        i += 1
             # the bus's part of each head's start: after the last column command placed
             lasts = self.run_lasts
             bus = lasts[-1] if lasts else None
@@ -287,6 +297,10 @@ class DramController:
         four ACTs in any tFAW window (ACTs to different banks may go in any order)."""
         t, acts = self.t, self.acts
         want = max(want, self.act_horizon)
+        # after every ACT by tRRD, and by tFAW after the fourth last: nothing to check
+        if not acts or (want >= acts[-1] + t.trrd and (len(acts) < 4
+                                                       or want >= acts[-4] + t.tfaw)):
+            return want
         while True:
             i = bisect_left(acts, want)
             if i and want - acts[i - 1] < t.trrd:
@@ -311,29 +325,35 @@ class DramController:
         keeps its spacing to every run of column commands already placed (the bus is shared;
         a run may fill an earlier gap: commands issue out of arrival order across banks, as
         FR-FCFS does, within the queues' look-ahead). A run's commands fill its span of the bus
-        densely, so a run goes wholly before or wholly after another."""
+        densely, so a run goes wholly before or wholly after another.
+
+        One pass over the runs in time order is enough, as placed runs keep their spacing to
+        each other: moving after run i also clears every earlier run j we had gone before.
+        Spacings j -> i -> ours add up to less than j -> ours only if i's direction differs
+        from j's and ours, alike; but then i needs from us what j does, and being before j we
+        were before i too, so i did not move us."""
         firsts, lasts, writes = self.run_firsts, self.run_lasts, self.run_writes
         want = max(want, self.col_horizon)
-        span = (n - 1) * self.gap
         reach = self.reach
+        if not lasts or lasts[-1] < want - reach:  # after every run placed, out of reach
+            return want
+        span = (n - 1) * self.gap
         ours = self.spacing[write]  # from our commands to a later run's, by its direction
         theirs = (self.spacing[0][write], self.spacing[1][write])  # from a run's to ours
         count = len(firsts)
-        moved = True
-        while moved:
-            moved = False
-            end = want + span
-            for i in range(bisect_left(lasts, want - reach), count):
-                first = firsts[i]
-                if first > end + reach:
-                    break
-                other = writes[i]
-                if end + ours[other] <= first:  # we go wholly before it
-                    continue
+        end = want + span
+        i = bisect_left(lasts, want - reach)
+        while i < count:
+            first = firsts[i]
+            if first > end + reach:  # this one and every later one start far enough on
+                break
+            other = writes[i]
+            if end + ours[other] > first:  # not wholly before it
                 after = lasts[i] + theirs[other]
-                if want < after:  # not wholly after it either: go after it, and look again
-                    want, moved = after, True
-                    break
+                if want < after:  # nor wholly after it: go after it
+                    want = after
+                    end = want + span
+            i += 1
         return want
 
     def _record_columns(self, first: int, n: int, write: bool) -> None:

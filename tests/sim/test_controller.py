@@ -494,3 +494,36 @@ def test_floor_sum_is_the_sum_it_names(n, m, a, b):
     from accelsim.sim.channel import floor_sum
 
     assert floor_sum(n, m, a, b) == sum((a * i + b) // m for i in range(n))
+
+
+def earliest_fit(c: DramController, want: int, n: int, write: bool) -> int:
+    """The first cycle from ``want`` where ``n`` column commands ``gap`` apart go wholly
+    before or wholly after every run already on the bus, their spacing kept: found by trying
+    every cycle in turn."""
+    span = (n - 1) * c.gap
+    runs = list(zip(c.run_firsts, c.run_lasts, c.run_writes, strict=True))
+    at = max(want, c.col_horizon)
+    while not all(at + span + c.spacing[write][w] <= first or at >= last + c.spacing[w][write]
+                  for first, last, w in runs):
+        at += 1
+    return at
+
+
+PLACED_RUNS = st.lists(st.tuples(st.integers(0, 600), st.integers(1, 6), st.booleans()),
+                       max_size=12)
+
+
+@FAST
+@given(t=timings(), placed=PLACED_RUNS, want=st.integers(0, 800), n=st.integers(1, 6),
+       write=st.booleans())
+@example(t=replace(T, tccd=12, trtw=1, cwl=1, twtr=1), placed=[(0, 1, True), (14, 1, False)],
+         want=0, n=1, write=False)
+def test_a_run_takes_the_earliest_gap_on_the_bus(t, placed, want, n, write):
+    """``_columns_at`` passes each placed run once and still finds the first cycle that fits,
+    also where a spacing is longer than a detour through the other direction (the example:
+    tCCD 12 against 1 + (1 + 8 + 1))."""
+    c = DramController(t)
+    for at, k, w in placed:
+        c._record_columns(c._columns_at(at, k, w), k, w)
+    assert c._columns_at(want, n, write) == earliest_fit(c, want, n, write)
+
