@@ -111,7 +111,7 @@ class Replayer:
     def _sample(self, known: tuple) -> None:
         """The timeline's samples of a remembered iteration, as placing it gives them."""
         report = self.report
-        for _, op, cost, energy, _, held, start, period in known[0]:
+        for _, op, cost, _, _, _, start, period in known[0]:
             if not report.sampling:
                 return
             report.sample_cost(cost, self.origin + start, period, op.count)
