@@ -42,6 +42,7 @@ from accelsim.sim.dram import DramTiming
 QUEUE_DEPTH = 32  # requests (bursts) the controller sees ahead: its transaction queue
 BANK_QUEUE = 8  # commands queued per bank
 WRITE_BUFFER = 32  # bursts of writes buffered before a drain
+NEVER = float("inf")  # a time after every other
 
 
 @dataclass
@@ -62,7 +63,7 @@ class ControllerStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Bank:
     row: int | None = None
     act: int = -(1 << 60)  # last ACT
@@ -71,7 +72,7 @@ class _Bank:
     closed_by_refresh: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Run:
     """Consecutive bursts of one request to one row."""
 
@@ -121,6 +122,9 @@ class DramController:
         self.refresh_end = 0
         self.turn = 0  # the bank served first among equals (round-robin)
         self.last_write = False  # the direction of the last run served
+        # the banks in round-robin order from each bank: the order ties are served in
+        self._rounds = [tuple((turn + k) % t.banks for k in range(t.banks))
+                        for turn in range(t.banks)]
         self.buffered: list[Run] = []
         self.buffered_bursts = 0
         self.done = 0  # when the last data beat issued so far ends
@@ -213,12 +217,16 @@ class DramController:
         queues: dict[int, deque[Run]] = {}  # the banks holding runs, each in arrival order
         held = [0] * banks
         waiting = [0] * banks  # runs in the transaction queue, by bank
-        clock = min((run.arrival for run in batch), default=0)
+        # Each bank's part of its head's start: worked out when the head arrives or the bank
+        # has been served, and after a refresh; nothing else changes it. NEVER: no run.
+        parts: list[float] = [NEVER] * banks
+        refreshes = stats.refreshes
+        direction = batch[0].write
+        uniform = all(run.write == direction for run in batch)  # reads, or a drain of writes
+        rounds = self._rounds
+        clock = min(run.arrival for run in batch)
         end = 0
         best = -1
-        # each bank's part of its head's start changes only when that bank is served or a
-        # refresh comes: remembered until then, as (head, refreshes so far, its part)
-        readiness: dict[int, tuple[Run, int, int]] = {}
         while outside or txq or queues:
             entered = False
             while outside and (not txq or txq_bursts + outside[0].bursts <= depth):
@@ -245,37 +253,52 @@ class DramController:
                         queue = queues.get(bank)
                         if queue is None:
                             queue = queues[bank] = deque()
+                            parts[bank] = self._bank_ready(run)
                         queue.append(run)
                     else:
                         i += 1
-            # the bus's part of each head's start: after the last column command placed
+            # Serve the head that can start soonest, the first from ``turn`` round-robin among
+            # equals: its start is its bank's part or the bus's (after the last column command
+            # placed, its turnaround included), whichever is later.
             lasts = self.run_lasts
-            bus = lasts[-1] if lasts else None
-            after = spacing[self.run_writes[-1] if lasts else 0]
-            refreshes = stats.refreshes
-            turn = self.turn
-            best, best_start, best_rank = -1, 0, 0
-            for bank, queue in queues.items():
-                head = queue[0]
-                known = readiness.get(bank)
-                if known is None or known[0] is not head or known[1] != refreshes:
-                    known = readiness[bank] = (head, refreshes, self._bank_ready(head))
-                start = known[2]
-                if bus is not None and bus + after[head.write] > start:
-                    start = bus + after[head.write]
-                rank = (bank - turn) % banks  # round-robin from ``turn`` among equals
-                if best < 0 or start < best_start or (start == best_start and rank < best_rank):
-                    best, best_start, best_rank = bank, start, rank
+            after = spacing[self.run_writes[-1]] if lasts else None
+            if uniform:  # one bus part for all: the soonest are those at or below it
+                soonest = min(parts)
+                if after is not None and lasts[-1] + after[direction] > soonest:
+                    soonest = lasts[-1] + after[direction]
+                for best in rounds[self.turn]:
+                    if parts[best] <= soonest:
+                        break
+            else:
+                best, best_start, best_rank = -1, 0.0, 0
+                turn = self.turn
+                for bank, queue in queues.items():
+                    start = parts[bank]
+                    if after is not None and lasts[-1] + after[queue[0].write] > start:
+                        start = lasts[-1] + after[queue[0].write]
+                    rank = (bank - turn) % banks
+                    if best < 0 or start < best_start or (start == best_start
+                                                          and rank < best_rank):
+                        best, best_start, best_rank = bank, start, rank
             queue = queues[best]
             run = queue.popleft()
-            if not queue:
-                del queues[best]
             self.turn = (best + 1) % banks
             run_end, first = self._serve(run)
             self.last_write = run.write
             held[best] -= run.bursts
-            end = max(end, run_end)
-            clock = max(clock, first)
+            if queue:
+                parts[best] = self._bank_ready(queue[0])
+            else:
+                del queues[best]
+                parts[best] = NEVER
+            if stats.refreshes != refreshes:  # every bank was closed
+                refreshes = stats.refreshes
+                for bank, queue in queues.items():
+                    parts[bank] = self._bank_ready(queue[0])
+            if run_end > end:
+                end = run_end
+            if first > clock:
+                clock = first
         return end
 
     def _bank_ready(self, run: Run) -> int:
@@ -358,10 +381,16 @@ class DramController:
 
     def _record_columns(self, first: int, n: int, write: bool) -> None:
         last = first + (n - 1) * self.gap
-        i = bisect_left(self.run_firsts, first)
-        self.run_firsts.insert(i, first)
-        self.run_lasts.insert(i, last)
-        self.run_writes.insert(i, write)
+        firsts = self.run_firsts
+        if not firsts or first > firsts[-1]:  # mostly: after every run placed
+            firsts.append(first)
+            self.run_lasts.append(last)
+            self.run_writes.append(write)
+        else:
+            i = bisect_left(firsts, first)
+            firsts.insert(i, first)
+            self.run_lasts.insert(i, last)
+            self.run_writes.insert(i, write)
         if len(self.run_firsts) > 512:  # forget the oldest; nothing may go before them any more
             self.col_horizon = max(self.col_horizon, self.run_lasts[255] + self.reach)
             del self.run_firsts[:256], self.run_lasts[:256], self.run_writes[:256]
