@@ -37,10 +37,13 @@ def placed_ops(hw: Hardware, ops: Iterable[Any], cache: CostCache | None = None,
 def iterations(ops: Iterable[Any]) -> Iterator[list[Any]]:
     """The ops of a trace, cut where the iteration number changes."""
     batch: list[Any] = []
+    current = None
     for op in ops:
-        if batch and op.iter != batch[-1].iter:
-            yield batch
+        if op.iter != current:
+            if batch:
+                yield batch
             batch = []
+            current = op.iter
         batch.append(op)
     if batch:
         yield batch
@@ -48,7 +51,7 @@ def iterations(ops: Iterable[Any]) -> Iterator[list[Any]]:
 
 def work_of(ops: Sequence[Any]) -> tuple:
     """What makes two iterations the same work: each op's place, signature and count."""
-    return tuple((op.place(), op.signature(), op.count) for op in ops)
+    return tuple([(op.place(), op.signature(), op.count) for op in ops])
 
 
 class Replayer:

@@ -146,17 +146,26 @@ class Channel:
             return [Run(page % banks, page // banks, bursts, write, arrival)
                     for page, bursts in strided_pages(address, chunks, chunk_bytes,
                                                       stride_bytes, burst, per_row)]
-        for i in range(chunks):  # chunk by chunk: gaps of a burst or more, none sharing one
-            lo = address + i * stride_bytes
+        previous = -1  # the page of the last run (a page is one bank's row)
+        for lo in range(address, address + chunks * stride_bytes, stride_bytes):
+            # chunk by chunk: gaps of a burst or more, none sharing one
             b, last = lo // burst, (lo + chunk_bytes - 1) // burst
+            page = b // per_row
+            if last // per_row == page:  # mostly: the chunk lies in one page
+                if page == previous:
+                    out[-1].bursts += last - b + 1
+                else:
+                    out.append(Run(page % banks, page // banks, last - b + 1, write, arrival))
+                    previous = page
+                continue
             while b <= last:
                 page = b // per_row
                 end = min(last, (page + 1) * per_row - 1)
-                bank, row = page % banks, page // banks
-                if out and out[-1].bank == bank and out[-1].row == row:
+                if page == previous:
                     out[-1].bursts += end - b + 1
                 else:
-                    out.append(Run(bank, row, end - b + 1, write, arrival))
+                    out.append(Run(page % banks, page // banks, end - b + 1, write, arrival))
+                    previous = page
                 b = end + 1
         return out
 
