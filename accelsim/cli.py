@@ -123,7 +123,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     share = (f" (mac {e['mac'] / e['total']:.0%}, dram {e['dram'] / e['total']:.0%})"
              if e["total"] else "")
     print(f"{hw.name}: {doc['ops']} ops ({doc['distinct_ops']} distinct), "
-          f"{doc['total_cycles']:,} cycles ({doc['stall_cycles']:,} stalled), "
+          f"{doc['total_cycles']:,.0f} cycles ({doc['stall_cycles']:,.0f} stalled), "
           f"{doc['latency_s'] * 1e3:.3f} ms, utilization {doc['utilization']:.1%}, "
           f"energy {e['total'] / 1e6:.3f} uJ{share}")
     print(f"wrote {Path(args.out) / 'report.json'}, layers.csv, occupancy.csv")

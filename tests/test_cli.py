@@ -34,6 +34,8 @@ def test_simulate_writes_report(capsys, tmp_path):
     assert code == 0 and "cycles" in out
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["hardware"] == "edge-16x16 [array.rows=32]" and doc["total_cycles"] > 0
+    # the summary line gives whole cycles, whatever fractions the overlap schedule shares
+    assert f"{round(doc['total_cycles']):,} cycles (" in out
     assert (tmp_path / "layers.csv").exists() and (tmp_path / "occupancy.csv").exists()
 
 
