@@ -56,10 +56,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--iterations", type=int, default=345)
     parser.add_argument("--config", default="edge-16x16")
     args = parser.parse_args(argv)
+    import accelsim
     from accelsim.trace import Header, write_trace
     from accelsim.trace.synthetic import lenet5_mnist, training_trace
-
-    import accelsim
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
