@@ -122,8 +122,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     e = doc["energy_pj"]
     share = (f" (mac {e['mac'] / e['total']:.0%}, dram {e['dram'] / e['total']:.0%})"
              if e["total"] else "")
-    print(f"{hw.name}: {doc['ops']} ops ({doc['distinct_ops']} distinct), "
-          f"{doc['total_cycles']:,.0f} cycles ({doc['stall_cycles']:,.0f} stalled), "
+    causes = doc["stall_cycles_by_cause"]
+    stalled = sum(cycles for cause, cycles in causes.items() if cause != "overlap")
+    overlapped = -causes.get("overlap", 0)  # the time ops running side by side saved
+    saved = f", {overlapped:,.0f} overlapped" if overlapped else ""
+    print(f"{hw.name}: {doc['ops']:,} ops ({doc['distinct_ops']} distinct), "
+          f"{doc['total_cycles']:,.0f} cycles ({stalled:,.0f} stalled{saved}), "
           f"{doc['latency_s'] * 1e3:.3f} ms, utilization {doc['utilization']:.1%}, "
           f"energy {e['total'] / 1e6:.3f} uJ{share}")
     print(f"wrote {Path(args.out) / 'report.json'}, layers.csv, occupancy.csv")

@@ -34,8 +34,13 @@ def test_simulate_writes_report(capsys, tmp_path):
     assert code == 0 and "cycles" in out
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["hardware"] == "edge-16x16 [array.rows=32]" and doc["total_cycles"] > 0
-    # the summary line gives whole cycles, whatever fractions the overlap schedule shares
-    assert f"{round(doc['total_cycles']):,} cycles (" in out
+    # the summary line gives whole cycles, whatever fractions the overlap schedule shares,
+    # the stalls apart from the time overlapping saved (which the report counts as a
+    # negative stall, so that compute and stalls add up to the total)
+    causes = doc["stall_cycles_by_cause"]
+    stalled = sum(v for k, v in causes.items() if k != "overlap")
+    assert f"{round(doc['total_cycles']):,} cycles ({round(stalled):,} stalled" in out
+    assert causes.get("overlap", 0) < 0 and f"{round(-causes['overlap']):,} overlapped)" in out
     assert (tmp_path / "layers.csv").exists() and (tmp_path / "occupancy.csv").exists()
 
 
