@@ -201,6 +201,8 @@ class DramController:
         Runs enter the transaction queue while it has room, move to their bank's queue, the
         first in order whose bank has room, and are served bank by bank: each step serves the
         head run of the bank that can start soonest (round-robin among equals)."""
+        if not batch:
+            return 0
         if len(batch) == 1:  # the loop below, for one run: it goes straight to its bank
             run = batch[0]
             run.entered = run.arrival

@@ -527,3 +527,8 @@ def test_a_run_takes_the_earliest_gap_on_the_bus(t, placed, want, n, write):
         c._record_columns(c._columns_at(at, k, w), k, w)
     assert c._columns_at(want, n, write) == earliest_fit(c, want, n, write)
 
+
+
+def test_an_empty_batch_takes_no_time():
+    c = DramController(T)
+    assert c.schedule([]) == 0 and c.read(0, []) == 0 and c.stats == type(c.stats)()
