@@ -9,8 +9,11 @@ Defaults describe a plausible 45 nm edge training accelerator; sources are cited
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from accelsim.spec.fields import spec
+
+T = TypeVar("T")
 
 DATAFLOWS = ("os", "ws", "is")
 PRECISION_MODES = ("fixed", "bit_fusion", "bit_serial")
@@ -19,11 +22,39 @@ DRAM_MODELS = ("lpddr4", "fixed_bandwidth")
 BUFFERS = ("ifmap", "filter", "ofmap")
 BUFFER_OF = {"a": "ifmap", "b": "filter", "c": "ofmap"}  # which SRAM holds each GEMM operand
 
+
+
+def hashed_once(cls: type[T]) -> type[T]:
+    """A frozen description whose hash is worked out once per object. Machines are looked up
+    by value in the simulator's caches for every op priced (``sim.ops.machine_key``, the
+    planner's), and hashing a nested description field by field each time is a tenth of a
+    sweep point's bookkeeping. The hash kept is left out of pickles: a string's hash differs
+    between processes, and sweep workers receive machines pickled."""
+    generated = cls.__hash__
+
+    def __hash__(self: Any) -> int:
+        known = self.__dict__.get("_hash")
+        if known is None:
+            known = generated(self)
+            object.__setattr__(self, "_hash", known)
+        return known
+
+    def __getstate__(self: Any) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_hash", None)
+        return state
+
+    cls.__hash__ = __hash__  # type: ignore[assignment]
+    cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
+    return cls
+
+
 # Upper bounds that keep every accepted machine's simulation bounded in time (and physical):
 MAX_TCK = 1_000_000  # a DRAM timing parameter, in DRAM clock cycles
 MAX_ENERGY = 1e9  # any per-action energy (pJ) or power (mW)
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class Array:
     """The systolic GEMM array and how its throughput scales with operand width."""
@@ -53,6 +84,7 @@ class Array:
                        "0-based index), for side-by-side comparison.")
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class Buffer:
     """One on-chip SRAM feeding (ifmap, filter) or draining (ofmap) the array."""
@@ -77,6 +109,7 @@ class Buffer:
         return self.banks * self.bank_width_bits
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class Buffers:
     """The three operand SRAMs, named as in SCALE-Sim: ifmap holds A, filter B, ofmap C."""
@@ -88,6 +121,7 @@ class Buffers:
                          "cycle at 32 bits).", factory=lambda: Buffer(banks=16))
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class Lpddr4:
     """LPDDR4-class timing. Defaults: LPDDR4-3200, 8 Gb x16 dies (Ramulator's table), four
@@ -139,6 +173,7 @@ class Lpddr4:
         return 2000.0 / self.data_rate_mtps
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class FixedBandwidth:
     """SCALE-Sim's convention: a DRAM interface that moves a fixed number of words per array
@@ -153,6 +188,7 @@ class FixedBandwidth:
                                minimum=0, maximum=MAX_TCK)
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class Dram:
     """The off-chip memory interface. Exactly one model section matches ``model``."""
@@ -163,6 +199,7 @@ class Dram:
                                                   "(defaults if omitted).")
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class MacEnergy:
     """Multiply-accumulate energy. Integer multiply E(g) = quadratic*g^2 + linear*g pJ with
@@ -185,6 +222,7 @@ class MacEnergy:
     fp32_add_pj: float = spec(0.9, unit="pJ", minimum=0, maximum=MAX_ENERGY, doc="FP32 add (Horowitz).")
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class SramEnergy:
     """SRAM access energy per 64 bits, scaled with bank size as (bank/32 KiB)^size_exponent
@@ -201,6 +239,7 @@ class SramEnergy:
                                      "edge processes are some 20x lower).")
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class DramEnergy:
     """DRAM energy from datasheet currents, per device, the way DRAMPower and DRAMsim3 price
@@ -237,6 +276,7 @@ class DramEnergy:
                             doc="I/O current while write data is on the bus.")
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class StaticEnergy:
     """Leakage of the logic outside the SRAMs."""
@@ -245,6 +285,7 @@ class StaticEnergy:
                                    doc="Leakage of the PE array and control.")
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class Energy:
     """The energy table: per-action energies and static power."""
@@ -255,6 +296,7 @@ class Energy:
     static: StaticEnergy = spec(doc="Static power.", factory=StaticEnergy)
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class Vector:
     """The vector (SIMD) unit that runs the non-GEMM work of training (batch norm,
@@ -282,6 +324,7 @@ class Vector:
                              doc="An FP32 operation (Horowitz: add 0.9, multiply 3.7).")
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class Schedule:
     """How consecutive ops share the machine."""
@@ -292,6 +335,7 @@ class Schedule:
                              "after the other, each from empty buffers (as SCALE-Sim does).")
 
 
+@hashed_once
 @dataclass(frozen=True, kw_only=True)
 class Hardware:
     """A whole accelerator: what ``configs/*.yaml`` describes."""

@@ -184,3 +184,27 @@ def test_docs_reference_is_in_sync():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "hardware-config.md").read_text()
     assert markdown_reference() in doc, ("docs/hardware-config.md is stale: regenerate the "
                                          "table with python -m accelsim.hardware.schema --markdown")
+
+
+def test_a_machines_hash_is_kept_but_never_pickled():
+    """A machine's hash is worked out once; a pickle (how sweep workers receive machines)
+    leaves it out, so a process with other string hashes works its own out: here, a child
+    with another hash seed finds the unpickled machine in a dict keyed by its own copy."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    hw = load_hardware("edge-16x16", ["array.rows=8"])
+    first = hash(hw)
+    assert hash(hw) == first == hash(load_hardware("edge-16x16", ["array.rows=8"]))
+    assert "_hash" not in pickle.loads(pickle.dumps(hw)).__dict__
+    child = ("import pickle, sys\n"
+             "from accelsim.hardware import load_hardware\n"
+             "hw = pickle.loads(sys.stdin.buffer.read())\n"
+             "own = load_hardware('edge-16x16', ['array.rows=8'])\n"
+             "print({own: 'found'}.get(hw, 'missing'), hash(hw) == hash(own))\n")
+    out = subprocess.run([sys.executable, "-c", child], input=pickle.dumps(hw),
+                         capture_output=True, check=True,
+                         env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout.decode()
+    assert out.split() == ["found", "True"]
