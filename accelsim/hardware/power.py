@@ -46,6 +46,7 @@ def dram_command_energy(hw: Hardware) -> DramCommandEnergy:
                              refresh_interval_ns=t.trefi_tck * tck)
 
 
+@lru_cache(maxsize=64)
 def static_mw(hw: Hardware) -> float:
     """Leakage of the whole accelerator (SRAMs by capacity, plus the array and control)."""
     kib = sum(hw.buffer(name).size_kib for name in BUFFERS)
