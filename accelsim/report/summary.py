@@ -127,11 +127,7 @@ class Report:
                                                     placed.held)
         self.cycles = max(self.cycles, placed.end)
         if self.sampling:
-            self.sample(placed)
-
-    def sample(self, placed: Any) -> None:
-        """Keep a placed op's occupancy changes for the timeline."""
-        self.sample_cost(placed.cost, placed.start, placed.period, placed.op.count)
+            self.sample_cost(placed.cost, placed.start, placed.period, op.count)
 
     def count(self, op: Any, cost: OpCost, energy: Any, executions: int, held: float) -> None:
         """Add ``executions`` of ``op`` holding the machine ``held`` cycles (no timeline)."""
