@@ -110,12 +110,21 @@ class DramController:
         self.reach = self.write_to_read + self.trtw  # the widest spacing
         # least distance between two column commands: [earlier is a write][later is a write]
         self.spacing = ((self.gap, self.trtw), (self.write_to_read, self.gap))
+        # No run fits between two placed runs closer than this, by their directions (it needs
+        # a spacing on either side); and where no detour through the other direction is
+        # shorter than going straight, the earliest start after a placed run never falls as
+        # the runs go on (``_columns_at`` skips a packed tail on the strength of both).
+        self.fit_gap = tuple(tuple(min(self.spacing[a][d] + self.spacing[d][b] for d in (0, 1))
+                                   for b in (0, 1)) for a in (0, 1))
+        self.rising = all(self.spacing[a][b] + self.spacing[b][c] >= self.spacing[a][c]
+                          for a in (0, 1) for b in (0, 1) for c in (0, 1))
         self.read_tail = t.cl + t.burst_tck  # a read column command to its data's end
         self.write_tail = t.cwl + t.burst_tck  # a write column command to its data's end
         # recent runs of column commands on the bus, sorted: first, last, direction
         self.run_firsts: list[int] = []
         self.run_lasts: list[int] = []
         self.run_writes: list[bool] = []
+        self.packed = 0  # from this run on, no run fits before the next (``fit_gap``)
         self.col_horizon = 0  # no column command before this (older ones are forgotten)
         self.act_horizon = 0
         self.next_refresh = t.trefi
@@ -233,7 +242,7 @@ class DramController:
             entered = False
             while outside and (not txq or txq_bursts + outside[0].bursts <= depth):
                 run = outside.popleft()
-                run.entered = max(run.arrival, clock)
+                run.entered = clock if clock > run.arrival else run.arrival
                 txq.append(run)
                 txq_bursts += run.bursts
                 waiting[run.bank] += 1
@@ -308,20 +317,27 @@ class DramController:
         row is open) and the last refresh; ``schedule`` adds the bus (after the last column
         command placed, turnaround included) and serves the run that can transfer soonest."""
         t, bank = self.t, self.banks[run.bank]
-        earliest = max(run.entered, self.refresh_end)
+        # (conditional expressions rather than max(): this runs for every run, and they
+        # pick the same value, the first of equals)
+        earliest = run.entered
+        if self.refresh_end > earliest:
+            earliest = self.refresh_end
         if bank.row == run.row:  # a hit, once its row's ACT has had tRCD
-            ready = max(earliest, bank.act + t.trcd)
-        elif bank.row is None:
-            ready = max(earliest, bank.ready) + t.trcd
-        else:
-            ready = max(earliest, bank.act + t.tras, bank.pre_ok) + t.trp + t.trcd
-        return ready
+            open_at = bank.act + t.trcd
+            return open_at if open_at > earliest else earliest
+        if bank.row is None:
+            return (bank.ready if bank.ready > earliest else earliest) + t.trcd
+        closable = bank.act + t.tras
+        if bank.pre_ok > closable:
+            closable = bank.pre_ok
+        return (closable if closable > earliest else earliest) + t.trp + t.trcd
 
     def _act_slot(self, want: int) -> int:
         """The earliest ACT time from ``want`` that keeps tRRD to every other ACT and at most
         four ACTs in any tFAW window (ACTs to different banks may go in any order)."""
         t, acts = self.t, self.acts
-        want = max(want, self.act_horizon)
+        if self.act_horizon > want:
+            want = self.act_horizon
         # after every ACT by tRRD, and by tFAW after the fourth last: nothing to check
         if not acts or (want >= acts[-1] + t.trrd and (len(acts) < 4
                                                        or want >= acts[-4] + t.tfaw)):
@@ -356,9 +372,16 @@ class DramController:
         each other: moving after run i also clears every earlier run j we had gone before.
         Spacings j -> i -> ours add up to less than j -> ours only if i's direction differs
         from j's and ours, alike; but then i needs from us what j does, and being before j we
-        were before i too, so i did not move us."""
+        were before i too, so i did not move us.
+
+        Mostly the bus is the bottleneck and the last runs follow each other closely
+        (``packed``): once we do not go wholly before one of them we cannot go before any
+        later one either (no gap holds a spacing on each side), so we go after them all. Where
+        no detour is shorter than going straight (``rising``), the start after a run never
+        falls from one run to the next, so that is after the last one."""
         firsts, lasts, writes = self.run_firsts, self.run_lasts, self.run_writes
-        want = max(want, self.col_horizon)
+        if self.col_horizon > want:
+            want = self.col_horizon
         reach = self.reach
         if not lasts or lasts[-1] < want - reach:  # after every run placed, out of reach
             return want
@@ -368,12 +391,16 @@ class DramController:
         count = len(firsts)
         end = want + span
         i = bisect_left(lasts, want - reach)
+        packed = self.packed if self.rising else count
         while i < count:
             first = firsts[i]
             if first > end + reach:  # this one and every later one start far enough on
                 break
             other = writes[i]
             if end + ours[other] > first:  # not wholly before it
+                if i >= packed:  # nor before any later one: after the last
+                    after = lasts[-1] + theirs[writes[-1]]
+                    return after if want < after else want
                 after = lasts[i] + theirs[other]
                 if want < after:  # nor wholly after it: go after it
                     want = after
@@ -383,19 +410,28 @@ class DramController:
 
     def _record_columns(self, first: int, n: int, write: bool) -> None:
         last = first + (n - 1) * self.gap
-        firsts = self.run_firsts
+        firsts, lasts = self.run_firsts, self.run_lasts
         if not firsts or first > firsts[-1]:  # mostly: after every run placed
+            if firsts and first - lasts[-1] >= self.fit_gap[self.run_writes[-1]][write]:
+                self.packed = len(firsts)
             firsts.append(first)
-            self.run_lasts.append(last)
+            lasts.append(last)
             self.run_writes.append(write)
-        else:
+        else:  # into a gap: the runs packed from the end, anew
             i = bisect_left(firsts, first)
             firsts.insert(i, first)
-            self.run_lasts.insert(i, last)
+            lasts.insert(i, last)
             self.run_writes.insert(i, write)
-        if len(self.run_firsts) > 512:  # forget the oldest; nothing may go before them any more
-            self.col_horizon = max(self.col_horizon, self.run_lasts[255] + self.reach)
-            del self.run_firsts[:256], self.run_lasts[:256], self.run_writes[:256]
+            writes = self.run_writes
+            packed = len(firsts) - 1
+            while packed and (firsts[packed] - lasts[packed - 1]
+                              < self.fit_gap[writes[packed - 1]][writes[packed]]):
+                packed -= 1
+            self.packed = packed
+        if len(firsts) > 512:  # forget the oldest; nothing may go before them any more
+            self.col_horizon = max(self.col_horizon, lasts[255] + self.reach)
+            del firsts[:256], lasts[:256], self.run_writes[:256]
+            self.packed = max(0, self.packed - 256)
 
     def _serve(self, run: Run) -> tuple[int, int]:
         """Place ``run``'s commands: (when its last data beat ends, its first column)."""
@@ -405,24 +441,33 @@ class DramController:
         first_column = -1
         bank = self.banks[run.bank]
         while remaining:
-            earliest = max(run.entered, self.refresh_end)
+            earliest = run.entered
+            if self.refresh_end > earliest:
+                earliest = self.refresh_end
             if earliest >= self.next_refresh:
                 self._refresh_until(earliest)
                 earliest = max(earliest, self.refresh_end)
             hit = bank.row == run.row
             if hit:
-                ready = max(earliest, bank.act + t.trcd)
+                ready = bank.act + t.trcd
+                if earliest > ready:
+                    ready = earliest
             else:
                 if bank.row is None:
-                    act = max(earliest, bank.ready)
+                    act = bank.ready if bank.ready > earliest else earliest
                 else:
-                    act = max(earliest, bank.act + t.tras, bank.pre_ok) + t.trp
+                    act = bank.act + t.tras
+                    if bank.pre_ok > act:
+                        act = bank.pre_ok
+                    act = (act if act > earliest else earliest) + t.trp
                 act = self._act_slot(act)
                 if act >= self.next_refresh:  # the refresh comes first; then try again
                     self._refresh_until(act)
                     continue
                 ready = act + t.trcd
-            first = self._columns_at(max(ready, self.refresh_end), remaining, write)
+            if self.refresh_end > ready:
+                ready = self.refresh_end
+            first = self._columns_at(ready, remaining, write)
             if first >= self.next_refresh:
                 self._refresh_until(first)
                 continue
