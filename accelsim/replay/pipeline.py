@@ -51,7 +51,7 @@ def iterations(ops: Iterable[Any]) -> Iterator[list[Any]]:
 
 def work_of(ops: Sequence[Any]) -> tuple:
     """What makes two iterations the same work: each op's place, signature and count."""
-    return tuple([(op.place(), op.signature(), op.count) for op in ops])
+    return tuple([op.work() for op in ops])
 
 
 class Replayer:

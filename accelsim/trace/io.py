@@ -146,8 +146,7 @@ class _Records:
             digits, comma, tail = rest.partition(",")
             if comma and digits == str(op.iter):
                 # what the replay asks of every record, worked out once: copies keep it
-                op.signature()
-                op.place()
+                op.work()
                 self._known[(head, tail)] = op
         return op
 

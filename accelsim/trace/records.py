@@ -151,6 +151,16 @@ class Record:
             known = self.__dict__["_place_key"] = self._place()
         return known
 
+    def work(self) -> tuple:
+        """(``place``, ``signature``, ``count``): what makes this record and one of another
+        iteration the same work (``replay.work_of``), worked out once per record (as
+        ``signature``)."""
+        known = self.__dict__.get("_work")
+        if known is None:
+            count = self.count  # type: ignore[attr-defined]  # every kind has one
+            known = self.__dict__["_work"] = (self.place(), self.signature(), count)
+        return known
+
     def _place(self) -> tuple:
         """Where the report's breakdowns put it (layer, phase, kind, tensors): with
         ``signature`` and ``count``, all that makes two records of different iterations the

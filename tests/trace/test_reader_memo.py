@@ -45,6 +45,15 @@ def test_a_trace_reads_the_same_with_and_without_memory(tmp_path, canonical):
     assert read_trace(path) == full_parse(path)
 
 
+def test_records_read_from_memory_name_their_work_as_a_full_parse_does(tmp_path, canonical):
+    """A re-stamped record keeps the work key of the record it copies (worked out once, not
+    per iteration): it must be the one its own fields give."""
+    path = lines_of(tmp_path, canonical[1:])
+    fresh = full_parse(path)[1]
+    for op, reference in zip(read_trace(path)[1], fresh, strict=True):
+        assert op.work() == (reference._place(), reference._signature(), reference.count)
+
+
 VARIANTS = ["7", "0", "007", "01", "-1", "1.0", "1e3", str(MAX_COUNT), str(MAX_COUNT + 1),
             "99999999999999999", "true", '"3"', "null", " 3", "３"]
 
