@@ -86,7 +86,7 @@ class Channel:
     def _request(self, now: float, operand: str, base: int, chunks: int, chunk_bytes: int,
                  stride_bytes: int, write: bool) -> float:
         requested = chunks * chunk_bytes
-        stats = self.stats.setdefault(operand, DramStats())
+        stats = self._stats_of(operand)
         if write:
             stats.write_bytes += requested
         else:
@@ -169,10 +169,17 @@ class Channel:
                 b = end + 1
         return out
 
+    def _stats_of(self, operand: str) -> DramStats:
+        """``operand``'s counts, made at its first request (not a new default each call)."""
+        stats = self.stats.get(operand)
+        if stats is None:
+            stats = self.stats[operand] = DramStats()
+        return stats
+
     def _count(self, operand: str, before: tuple[int, ...]) -> None:
         """Add what the controller did since ``before`` (a ``_snapshot``) to ``operand``."""
         after = self.controller.stats
-        stats = self.stats.setdefault(operand, DramStats())
+        stats = self._stats_of(operand)
         burst = self._burst
         read_bursts, write_bursts, activates, row_hits, row_misses, row_conflicts = before
         stats.read_moved_bytes += (after.read_bursts - read_bursts) * burst

@@ -135,6 +135,7 @@ class DramController:
         self._rounds = [tuple((turn + k) % t.banks for k in range(t.banks))
                         for turn in range(t.banks)]
         self.buffered: list[Run] = []
+        self._queues: list[deque[Run]] = [deque() for _ in range(t.banks)]  # by bank
         self.buffered_bursts = 0
         self.done = 0  # when the last data beat issued so far ends
 
@@ -225,7 +226,8 @@ class DramController:
         outside = deque(batch)
         txq: list[Run] = []
         txq_bursts = 0
-        queues: dict[int, deque[Run]] = {}  # the banks holding runs, each in arrival order
+        queues: list[deque[Run]] = self._queues  # each bank's, in arrival order (empty now)
+        queued = 0  # runs in them
         held = [0] * banks
         waiting = [0] * banks  # runs in the transaction queue, by bank
         # Each bank's part of its head's start: worked out when the head arrives or the bank
@@ -238,14 +240,29 @@ class DramController:
         clock = min(run.arrival for run in batch)
         end = 0
         best = -1
-        while outside or txq or queues:
+        while outside or txq or queued:
             entered = False
-            while outside and (not txq or txq_bursts + outside[0].bursts <= depth):
+            # A run entering an empty transaction queue whose bank has room goes straight on,
+            # as the scan below would move it first; its bursts count against the queue's
+            # depth until the entering is done, as they would while it sat there.
+            through = 0
+            while outside and (not (txq or through)
+                               or txq_bursts + through + outside[0].bursts <= depth):
                 run = outside.popleft()
                 run.entered = clock if clock > run.arrival else run.arrival
+                bank = run.bank
+                if not txq and (held[bank] == 0 or held[bank] + run.bursts <= per_bank):
+                    through += run.bursts
+                    held[bank] += run.bursts
+                    queue = queues[bank]
+                    if not queue:
+                        parts[bank] = self._bank_ready(run)
+                    queue.append(run)
+                    queued += 1
+                    continue
                 txq.append(run)
                 txq_bursts += run.bursts
-                waiting[run.bank] += 1
+                waiting[bank] += 1
                 entered = True
             # a run moves on once its bank has room; only new runs, or runs waiting for the
             # bank just served, can have it now (every other bank's queue is as it was)
@@ -261,11 +278,11 @@ class DramController:
                         waiting[bank] -= 1
                         if clock > run.entered:
                             run.entered = clock
-                        queue = queues.get(bank)
-                        if queue is None:
-                            queue = queues[bank] = deque()
+                        queue = queues[bank]
+                        if not queue:
                             parts[bank] = self._bank_ready(run)
                         queue.append(run)
+                        queued += 1
                     else:
                         i += 1
             # Serve the head that can start soonest, the first from ``turn`` round-robin among
@@ -283,7 +300,9 @@ class DramController:
             else:
                 best, best_start, best_rank = -1, 0.0, 0
                 turn = self.turn
-                for bank, queue in queues.items():
+                for bank, queue in enumerate(queues):
+                    if not queue:
+                        continue
                     start = parts[bank]
                     if after is not None and lasts[-1] + after[queue[0].write] > start:
                         start = lasts[-1] + after[queue[0].write]
@@ -293,19 +312,17 @@ class DramController:
                         best, best_start, best_rank = bank, start, rank
             queue = queues[best]
             run = queue.popleft()
+            queued -= 1
             self.turn = (best + 1) % banks
             run_end, first = self._serve(run)
             self.last_write = run.write
             held[best] -= run.bursts
-            if queue:
-                parts[best] = self._bank_ready(queue[0])
-            else:
-                del queues[best]
-                parts[best] = NEVER
+            parts[best] = self._bank_ready(queue[0]) if queue else NEVER
             if stats.refreshes != refreshes:  # every bank was closed
                 refreshes = stats.refreshes
-                for bank, queue in queues.items():
-                    parts[bank] = self._bank_ready(queue[0])
+                for bank, queue in enumerate(queues):
+                    if queue:
+                        parts[bank] = self._bank_ready(queue[0])
             if run_end > end:
                 end = run_end
             if first > clock:
