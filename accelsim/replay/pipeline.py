@@ -11,6 +11,8 @@ placed op by op, and its ops' starts for the occupancy timeline come from memory
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from accelsim.hardware.model import Hardware
@@ -34,24 +36,19 @@ def placed_ops(hw: Hardware, ops: Iterable[Any], cache: CostCache | None = None,
         yield Placed(op, cost, actions, start, period, held)
 
 
+_ITER, _WORK = attrgetter("iter"), attrgetter("work")  # (read at every op of a trace)
+
+
 def iterations(ops: Iterable[Any]) -> Iterator[list[Any]]:
     """The ops of a trace, cut where the iteration number changes."""
-    batch: list[Any] = []
-    current = None
-    for op in ops:
-        if op.iter != current:
-            if batch:
-                yield batch
-            batch = []
-            current = op.iter
-        batch.append(op)
-    if batch:
-        yield batch
+    for _, batch in groupby(ops, _ITER):
+        yield list(batch)
 
 
 def work_of(ops: Sequence[Any]) -> tuple:
-    """What makes two iterations the same work: each op's place, signature and count."""
-    return tuple([op.work() for op in ops])
+    """What makes two iterations the same work: each op's place, signature and count
+    (``Record.work``)."""
+    return tuple(map(_WORK, ops))
 
 
 class Replayer:
@@ -69,6 +66,8 @@ class Replayer:
         self._works: dict[tuple, int] = {}  # an iteration's work -> a small number
         # (work number, state before) -> (what it counted, its cycles, its energy, state after)
         self._memory: dict[tuple, tuple[list[tuple], float, float, tuple]] = {}
+        # id of a remembered iteration (kept in ``_memory``) -> its samples (``samples_of``)
+        self._samples: dict[int, tuple[list, int]] = {}
 
     def run(self, ops: Sequence[Any], iters: Iterable[int], work: Any = None) -> None:
         """Place ``ops``, one iteration's, once for each iteration number in ``iters``.
@@ -112,8 +111,16 @@ class Replayer:
             self.report.count_times(key, op, cost, energy, executions, held, times)
 
     def _sample(self, known: tuple) -> None:
-        """The timeline's samples of a remembered iteration, as placing it gives them."""
+        """The timeline's samples of a remembered iteration, as placing it gives them: at
+        once while the whole iteration fits the timeline, op by op for the last one."""
         report = self.report
+        run = self._samples.get(id(known))
+        if run is None:
+            run = self._samples[id(known)] = report.samples_of(
+                [(cost, start, period, op.count) for _, op, cost, _, _, _, start, period
+                 in known[0]])
+        if report.sample_run(self.origin, *run):
+            return
         for _, op, cost, _, _, _, start, period in known[0]:
             if not report.sampling:
                 return

@@ -18,6 +18,9 @@ from accelsim.trace.records import Header
 
 TIMELINE_POINTS = 20000  # occupancy samples kept for plots (from the start of the replay)
 
+Change = tuple[float, int, int]  # cycle from an op's start, buffer index, bytes
+Sample = tuple[float, float, int, list[Change]]  # start, period, executions, own changes
+
 
 def _zero() -> dict[str, float]:
     return dict.fromkeys(COMPONENTS, 0.0)
@@ -112,9 +115,11 @@ class Report:
         self._settled: Totals | None = None
         # the timeline's samples, kept as (start, period, executions, the cost's own changes)
         # and expanded to (cycle, buffer index, bytes) only when the timeline is asked for
-        self._samples: list[tuple[float, float, int, list[tuple[float, int, int]]]] = []
+        self._samples: list[Sample] = []
+        # whole iterations placed from memory, kept at once: (origin, their ops' samples)
+        self._runs: list[tuple[float, list[Sample]]] = []
         self._changes = 0 if timeline else TIMELINE_POINTS
-        self._own: dict[int, tuple[OpCost, list[tuple[float, int, int]]]] = {}
+        self._own: dict[int, tuple[OpCost, list[Change]]] = {}
 
     def add(self, placed: Any) -> None:
         """Count one placed op (``accelsim.replay.Placed``): its executions' costs and action
@@ -176,13 +181,36 @@ class Report:
         self._samples.append((start, period, reps, own))
         self._changes += reps * len(own)
 
-    def _own_changes(self, cost: OpCost) -> list[tuple[float, int, int]]:
+    def samples_of(self, placed: list[tuple[OpCost, float, float, int]]
+                   ) -> tuple[list[Sample], int]:
+        """The samples ``sample_cost`` would keep of ``placed`` ops (cost, start, period,
+        executions) if all fit whole, and how many changes they make."""
+        samples = []
+        changes = 0
+        for cost, start, period, n in placed:
+            own = self._own_changes(cost)
+            if own:
+                samples.append((start, period, n, own))
+                changes += n * len(own)
+        return samples, changes
+
+    def sample_run(self, origin: float, samples: list[Sample], changes: int) -> bool:
+        """Keep ``samples_of`` a run of ops, their starts from ``origin``, at once: what
+        ``sample_cost`` keeps of each in turn when all of them fit whole. False, keeping
+        nothing, when they do not."""
+        if self._changes + changes > TIMELINE_POINTS:
+            return False
+        self._runs.append((origin, samples))
+        self._changes += changes
+        return True
+
+    def _own_changes(self, cost: OpCost) -> list[Change]:
         """(cycle from the op's start, buffer index, bytes) of each change of one execution
         of ``cost``, in the order the timeline takes them; worked out once per cost."""
         known = self._own.get(id(cost))
         if known is not None and known[0] is cost:
             return known[1]
-        out: list[tuple[float, int, int]] = []
+        out: list[Change] = []
         for index, name in enumerate(BUFFERS):
             occ = cost.occupancy[name]
             previous = 0
@@ -198,8 +226,11 @@ class Report:
     @property
     def timeline(self) -> list[tuple[float, int, int, int]]:
         """(cycle, bytes in each SRAM) after every change, in time order."""
+        samples = self._samples + [(origin + start, period, reps, own)
+                                   for origin, run in self._runs
+                                   for start, period, reps, own in run]
         deltas = [(start + rep * period + time, index, delta)
-                  for start, period, reps, own in self._samples
+                  for start, period, reps, own in samples
                   for rep in range(reps)
                   for time, index, delta in own]
         levels = [0] * len(BUFFERS)

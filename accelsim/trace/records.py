@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 from accelsim.errors import TraceError, clip, shown
@@ -151,15 +152,13 @@ class Record:
             known = self.__dict__["_place_key"] = self._place()
         return known
 
+    @cached_property
     def work(self) -> tuple:
         """(``place``, ``signature``, ``count``): what makes this record and one of another
-        iteration the same work (``replay.work_of``), worked out once per record (as
-        ``signature``)."""
-        known = self.__dict__.get("_work")
-        if known is None:
-            count = self.count  # type: ignore[attr-defined]  # every kind has one
-            known = self.__dict__["_work"] = (self.place(), self.signature(), count)
-        return known
+        iteration the same work (``replay.work_of``). Kept in the record once worked out
+        (``cached_property`` writes past the frozen dataclass), so the replay reads it as a
+        plain attribute at every op of every iteration, and re-stamped copies keep it."""
+        return (self.place(), self.signature(), self.count)  # type: ignore[attr-defined]
 
     def _place(self) -> tuple:
         """Where the report's breakdowns put it (layer, phase, kind, tensors): with

@@ -99,13 +99,22 @@ def eager_timeline(hw, ops, limit):
     return out
 
 
-@pytest.mark.parametrize("limit", [1, 37, 500, 20000])
-def test_the_timeline_is_each_executions_changes_up_to_its_limit(monkeypatch, limit):
+def repeating_trace():
+    """Iterations doing the same work: placed once, then counted and sampled from memory (a
+    whole iteration at once while it fits the timeline)."""
+    from accelsim.trace.synthetic import training_trace
+
+    return training_trace(lenet5_mnist(16), 40)
+
+
+@pytest.mark.parametrize("trace", [mixed_trace, repeating_trace])
+@pytest.mark.parametrize("limit", [1, 37, 500, 5000, 20000])
+def test_the_timeline_is_each_executions_changes_up_to_its_limit(monkeypatch, limit, trace):
     """The report keeps a cost's changes once and offsets them when the timeline is asked
     for: the same samples as expanding each execution as it is placed, cut at the limit."""
     from accelsim.report import summary
 
     monkeypatch.setattr(summary, "TIMELINE_POINTS", limit)
     hw = load_hardware("edge-16x16")
-    ops = mixed_trace()
+    ops = trace()
     assert replay(hw, ops).timeline == eager_timeline(hw, ops, limit)

@@ -51,7 +51,7 @@ def test_records_read_from_memory_name_their_work_as_a_full_parse_does(tmp_path,
     path = lines_of(tmp_path, canonical[1:])
     fresh = full_parse(path)[1]
     for op, reference in zip(read_trace(path)[1], fresh, strict=True):
-        assert op.work() == (reference._place(), reference._signature(), reference.count)
+        assert op.work == (reference._place(), reference._signature(), reference.count)
 
 
 VARIANTS = ["7", "0", "007", "01", "-1", "1.0", "1e3", str(MAX_COUNT), str(MAX_COUNT + 1),
