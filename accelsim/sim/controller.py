@@ -130,7 +130,6 @@ class DramController:
         self.next_refresh = t.trefi
         self.refresh_end = 0
         self.turn = 0  # the bank served first among equals (round-robin)
-        self.last_write = False  # the direction of the last run served
         # the banks in round-robin order from each bank: the order ties are served in
         self._rounds = [tuple((turn + k) % t.banks for k in range(t.banks))
                         for turn in range(t.banks)]
@@ -218,7 +217,6 @@ class DramController:
             run.entered = run.arrival
             self.turn = (run.bank + 1) % len(self.banks)
             run_end, _ = self._serve(run)
-            self.last_write = run.write
             return max(0, run_end)
         banks = len(self.banks)
         depth, per_bank, spacing, stats = (self.queue_depth, self.bank_queue, self.spacing,
@@ -315,7 +313,6 @@ class DramController:
             queued -= 1
             self.turn = (best + 1) % banks
             run_end, first = self._serve(run)
-            self.last_write = run.write
             held[best] -= run.bursts
             parts[best] = self._bank_ready(queue[0]) if queue else NEVER
             if stats.refreshes != refreshes:  # every bank was closed
@@ -396,18 +393,25 @@ class DramController:
         later one either (no gap holds a spacing on each side), so we go after them all. Where
         no detour is shorter than going straight (``rising``), the start after a run never
         falls from one run to the next, so that is after the last one."""
-        firsts, lasts, writes = self.run_firsts, self.run_lasts, self.run_writes
+        lasts = self.run_lasts
         if self.col_horizon > want:
             want = self.col_horizon
         reach = self.reach
         if not lasts or lasts[-1] < want - reach:  # after every run placed, out of reach
             return want
-        span = (n - 1) * self.gap
-        ours = self.spacing[write]  # from our commands to a later run's, by its direction
-        theirs = (self.spacing[0][write], self.spacing[1][write])  # from a run's to ours
-        count = len(firsts)
-        end = want + span
+        firsts, writes, spacing = self.run_firsts, self.run_writes, self.spacing
+        end = want + (n - 1) * self.gap
         i = bisect_left(lasts, want - reach)
+        if i >= self.packed and self.rising:  # mostly: the bus's packed tail is in reach
+            first = firsts[i]
+            if first <= end + reach and end + spacing[write][writes[i]] > first:
+                after = lasts[-1] + spacing[writes[-1]][write]  # after the last
+                return after if want < after else want
+            return want  # wholly before it, so before every later one (``rising``)
+        span = end - want
+        ours = spacing[write]  # from our commands to a later run's, by its direction
+        theirs = (spacing[0][write], spacing[1][write])  # from a run's to ours
+        count = len(firsts)
         packed = self.packed if self.rising else count
         while i < count:
             first = firsts[i]
@@ -489,7 +493,12 @@ class DramController:
                 self._refresh_until(first)
                 continue
             # Bursts whose column command falls before the next refresh go now; the rest wait.
-            fit = min(remaining, -(-(self.next_refresh - first) // gap))
+            last = first + (remaining - 1) * gap
+            if last < self.next_refresh:
+                fit = remaining
+            else:
+                fit = -(-(self.next_refresh - first) // gap)
+                last = first + (fit - 1) * gap
             if not hit:
                 stats.activates += 1
                 if bank.row is None:
@@ -505,7 +514,6 @@ class DramController:
                 stats.row_hits += fit - 1
             else:
                 stats.row_hits += fit
-            last = first + (fit - 1) * gap
             if first_column < 0:
                 first_column = first
             self._record_columns(first, fit, write)
