@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import cached_property, lru_cache
-from math import ceil
+from itertools import accumulate
+from math import ceil, gcd
 from typing import Any
 
 from accelsim.errors import SimulationError
@@ -267,28 +268,6 @@ class Channel:
 STRIDED_CLOSED_FORM = 64  # chunks from which a strided request's runs are counted by page
 
 
-def floor_sum(n: int, m: int, a: int, b: int) -> int:
-    """Sum of floor((a * i + b) / m) for i in [0, n), in O(log) steps (n, a, b >= 0, m >= 1).
-
-    Euclid-like reduction: take out the whole multiples of m from a and b (their sums are
-    arithmetic), then count the lattice points under the line the other way round, which
-    swaps the roles of m and a."""
-    total = 0
-    while n > 0:
-        if a >= m:
-            total += (n - 1) * n // 2 * (a // m)
-            a %= m
-        if b >= m:
-            total += n * (b // m)
-            b %= m
-        top = a * n + b
-        if top < m:
-            break
-        n, b = divmod(top, m)
-        m, a = a, m
-    return total
-
-
 def strided_pages(address: int, chunks: int, chunk_bytes: int, stride_bytes: int, burst: int,
                   per_row: int) -> list[tuple[int, int]]:
     """(page, bursts touched in it) of every page ``chunks`` chunks of ``chunk_bytes`` every
@@ -297,18 +276,25 @@ def strided_pages(address: int, chunks: int, chunk_bytes: int, stride_bytes: int
     closed form, a few steps per page instead of one per chunk.
 
     Chunk i starts at ``address + i * stride``; its bursts run from ``floor(start / burst)``
-    to ``floor((start + chunk - 1) / burst)``. The chunks starting below burst x are the
-    first ``ceil((x * burst - address) / stride)``; their bursts add up to two floor sums,
-    less the part of the last one that reaches past x. A page holds what lies below its end
-    less what lies below its start."""
+    to ``floor((start + chunk - 1) / burst)``, so how many there are depends only on where it
+    starts within a burst, ``start mod burst``. That repeats every ``burst / gcd(stride,
+    burst)`` chunks, so the bursts of the first j chunks are whole periods and a prefix of
+    one, from one period's running sums. The chunks starting below burst x are the first
+    ``ceil((x * burst - address) / stride)``; what they touch below x is their bursts less the
+    part of the last one that reaches past x. A page holds what lies below its end less what
+    lies below its start."""
     last_byte = chunk_bytes - 1
+    period = burst // gcd(stride_bytes, burst)
+    # sums[k]: the bursts of the first k chunks, k up to a period (or all of them)
+    sums = [0, *accumulate(((address + i * stride_bytes) % burst + last_byte) // burst + 1
+                           for i in range(min(period, chunks)))]
 
     def below(x: int) -> int:  # bursts touched below burst x
         j = min(chunks, max(0, -(-(x * burst - address) // stride_bytes)))
         if not j:
             return 0
-        total = (floor_sum(j, burst, stride_bytes, address + last_byte)
-                 - floor_sum(j, burst, stride_bytes, address) + j)
+        periods, rest = divmod(j, period)  # whole periods only when chunks hold one
+        total = periods * sums[-1] + sums[rest]
         end = (address + (j - 1) * stride_bytes + last_byte) // burst  # the last one's end
         return total - max(0, end - x + 1)
 

@@ -469,6 +469,9 @@ def _strided_runs_chunk_by_chunk(channel, address, chunks, chunk_bytes, stride_b
        chunk_bytes=st.integers(1, 5000), gap=st.integers(0, 9000))
 @example(address=127, chunks=300, chunk_bytes=1, gap=0)  # one byte a burst
 @example(address=0, chunks=100, chunk_bytes=4096, gap=0)  # chunks larger than a row
+@example(address=5, chunks=512, chunk_bytes=16, gap=6)  # LeNet-5's C: a period of 64 chunks
+@example(address=77, chunks=300, chunk_bytes=3, gap=0)  # an odd stride: a period of 128
+@example(address=0, chunks=70, chunk_bytes=128, gap=0)  # a stride of whole bursts: period 1
 def test_strided_request_runs_by_page_equal_walking_its_chunks(address, chunks, chunk_bytes,
                                                                gap):
     """A strided request's runs, counted by page in closed form (many chunks) or chunk by
@@ -485,15 +488,6 @@ def test_strided_request_runs_by_page_equal_walking_its_chunks(address, chunks, 
                                  channel._per_row)
     banks = channel._banks
     assert [(page % banks, page // banks, n) for page, n in pages] == expected
-
-
-@settings(max_examples=500, deadline=None)
-@given(n=st.integers(0, 300), m=st.integers(1, 10_000), a=st.integers(0, 10_000),
-       b=st.integers(0, 10_000))
-def test_floor_sum_is_the_sum_it_names(n, m, a, b):
-    from accelsim.sim.channel import floor_sum
-
-    assert floor_sum(n, m, a, b) == sum((a * i + b) // m for i in range(n))
 
 
 def earliest_fit(c: DramController, want: int, n: int, write: bool) -> int:
