@@ -34,12 +34,13 @@ from accelsim.trace import read_trace
 _, ops = read_trace(sys.argv[1])
 hw = load_hardware(sys.argv[2])
 if sys.argv[3] == "1":
-    replay(hw, ops)
+    print(replay(hw, ops).to_json()["total_cycles"])
 """
 
 
-def instructions(env: dict[str, str], trace: Path, config: str, run: bool) -> int:
-    """Instructions callgrind counts for one child process."""
+def instructions(env: dict[str, str], trace: Path, config: str, run: bool) -> tuple[int, str]:
+    """Instructions callgrind counts for one child process, and what it printed (the
+    replay's total cycles)."""
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                           sys.executable, "-c", CHILD, str(trace), config, "1" if run else "0"],
                          check=True, capture_output=True, text=True, env=env,
@@ -47,7 +48,7 @@ def instructions(env: dict[str, str], trace: Path, config: str, run: bool) -> in
     found = re.search(r"Collected : (\d+)", out.stderr)
     if found is None:
         raise SystemExit(f"callgrind printed no count:\n{out.stderr[-2000:]}")
-    return int(found.group(1))
+    return int(found.group(1)), out.stdout.strip()
 
 
 def main(argv: list[str]) -> int:
@@ -68,17 +69,19 @@ def main(argv: list[str]) -> int:
         write_trace(trace, Header("lenet5-mnist", "int8", 0),
                     training_trace(lenet5_mnist(32), args.iterations))
         today = Path(accelsim.__file__).resolve().parents[1]
-        counts = {}
+        counts, cycles = {}, {}
         for name, tree in ((args.baseline, extract(args.baseline, tmp / "baseline")),
                            ("today", today)):
             env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
             subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "accelsim")],
                            check=True, env=env, capture_output=True)
-            counts[name] = (instructions(env, trace, args.config, True)
-                            - instructions(env, trace, args.config, False))
-            print(f"{name:>9}: {counts[name] / 1e6:8.1f} M instructions for the cold replay")
+            with_replay, cycles[name] = instructions(env, trace, args.config, True)
+            counts[name] = with_replay - instructions(env, trace, args.config, False)[0]
+            print(f"{name:>9}: {counts[name] / 1e6:8.1f} M instructions for the cold replay "
+                  f"({cycles[name]} cycles)")
         print(f"today takes {counts['today'] / counts[args.baseline]:.3f} of {args.baseline}'s "
-              f"instructions ({counts[args.baseline] / counts['today']:.2f}x fewer)")
+              f"instructions ({counts[args.baseline] / counts['today']:.2f}x fewer); same total "
+              f"cycles: {cycles['today'] == cycles[args.baseline]}")
     return 0
 
 
