@@ -15,7 +15,6 @@ issue 14 was filed). About a minute per tree. Needs ``valgrind`` on the PATH.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from replay_rate import compiled_env, lenet5_trace
 from sweep_rate import FILED, extract
 
 # argv: trace path, machine, "1" to replay (anything else: only import and read)
@@ -60,21 +60,15 @@ def main(argv: list[str]) -> int:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt install valgrind)")
     import accelsim
-    from accelsim.trace import Header, write_trace
-    from accelsim.trace.synthetic import lenet5_mnist, training_trace
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        trace = tmp / "trace.jsonl"
-        write_trace(trace, Header("lenet5-mnist", "int8", 0),
-                    training_trace(lenet5_mnist(32), args.iterations))
+        trace = lenet5_trace(tmp, args.iterations)
         today = Path(accelsim.__file__).resolve().parents[1]
         counts, cycles = {}, {}
         for name, tree in ((args.baseline, extract(args.baseline, tmp / "baseline")),
                            ("today", today)):
-            env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
-            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "accelsim")],
-                           check=True, env=env, capture_output=True)
+            env = compiled_env(tree, PYTHONHASHSEED="0")
             with_replay, cycles[name] = instructions(env, trace, args.config, True)
             counts[name] = with_replay - instructions(env, trace, args.config, False)[0]
             print(f"{name:>9}: {counts[name] / 1e6:8.1f} M instructions for the cold replay "

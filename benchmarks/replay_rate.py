@@ -49,6 +49,27 @@ def cold_replay(env: dict[str, str], trace: Path, config: str) -> tuple[float, i
     return float(out[0]), int(out[1]), int(out[2]), float(out[3])
 
 
+def lenet5_trace(folder: Path, iterations: int) -> Path:
+    """The synthetic LeNet-5 training trace the replay benchmarks replay (29 ops an iteration,
+    345 iterations make the 10,000-op trace), written into ``folder``."""
+    from accelsim.trace import Header, write_trace
+    from accelsim.trace.synthetic import lenet5_mnist, training_trace
+
+    trace = folder / "trace.jsonl"
+    write_trace(trace, Header("lenet5-mnist", "int8", 0),
+                training_trace(lenet5_mnist(32), iterations))
+    return trace
+
+
+def compiled_env(tree: Path, **extra: str) -> dict[str, str]:
+    """An environment importing ``tree``'s accelsim, byte-compiled first as an installed
+    package is (so neither side pays for compiling its modules)."""
+    env = {**os.environ, "PYTHONPATH": str(tree), **extra}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "accelsim")],
+                   check=True, env=env, capture_output=True)
+    return env
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", default=FILED, metavar="REV")
@@ -57,22 +78,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--config", default="edge-16x16")
     args = parser.parse_args(argv)
     import accelsim
-    from accelsim.trace import Header, write_trace
-    from accelsim.trace.synthetic import lenet5_mnist, training_trace
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        trace = tmp / "trace.jsonl"
-        write_trace(trace, Header("lenet5-mnist", "int8", 0),
-                    training_trace(lenet5_mnist(32), args.iterations))
+        trace = lenet5_trace(tmp, args.iterations)
         today = Path(accelsim.__file__).resolve().parents[1]
         trees = {"today": today, args.baseline: extract(args.baseline, tmp / "baseline")}
-        envs = {}
-        for name, tree in trees.items():
-            env = {**os.environ, "PYTHONPATH": str(tree)}
-            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "accelsim")],
-                           check=True, env=env, capture_output=True)
-            envs[name] = env
+        envs = {name: compiled_env(tree) for name, tree in trees.items()}
         times: dict[str, list[float]] = {name: [] for name in envs}
         seen = {}
         for _ in range(args.runs):
